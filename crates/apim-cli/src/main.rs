@@ -1,0 +1,109 @@
+//! `apim-emu`: the command line. Owns the terminal: argument parsing, rendering, exit codes.
+//!
+//! Exit codes: 0 success, 1 problems found (validation errors), 2 usage, I/O or internal error.
+
+mod render;
+mod validate;
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Azure API Management policy emulator: validate, run and test APIM policies locally.
+#[derive(Debug, Parser)]
+#[command(name = "apim-emu", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// When to color diagnostics.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    color: ColorChoice,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check policy XML files the way APIM reads them and report every problem.
+    #[command(after_help = VALIDATE_EXAMPLES)]
+    Validate(ValidateArgs),
+}
+
+const VALIDATE_EXAMPLES: &str = "\
+Examples:
+  apim-emu validate policies/
+  apim-emu validate api.xml --named-value backend-timeout=30 --fragments fragments/
+  apim-emu validate --format json policies/ > report.json
+
+Exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage or I/O error.";
+
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    /// Policy XML files or folders (searched recursively; files that are not policy XML are skipped).
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// Output format: `human` prints diagnostics to stderr, `json` prints one report to stdout.
+    #[arg(long, value_enum, default_value_t = validate::Format::Human)]
+    format: validate::Format,
+
+    /// Folder of policy fragments used by `include-fragment` (`<id>.xml` or `<id>/policy.xml`).
+    #[arg(long, value_name = "DIR")]
+    fragments: Option<PathBuf>,
+
+    /// A named value for `{{NAME}}` references (repeatable); values are checked after substitution.
+    #[arg(long = "named-value", value_name = "NAME=VALUE", value_parser = parse_named_value)]
+    named_values: Vec<(String, String)>,
+
+    /// Treat unresolved named values and fragments as errors instead of warnings.
+    #[arg(long)]
+    strict: bool,
+}
+
+fn parse_named_value(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got `{text}`"))?;
+    if !apim_policy::value::is_valid_named_value_name(name) {
+        return Err(format!(
+            "`{name}` is not a valid named-value name (letters, digits, `.`, `-`, `_`)"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(&validate::Options {
+            paths: args.paths,
+            format: args.format,
+            fragments: args.fragments,
+            named_values: args.named_values,
+            strict: args.strict,
+            style: render::Style { color },
+        }),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("apim-emu: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! `apim-emu validate`: read policy files and folders, report every diagnostic, exit 0/1/2.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use apim_policy::compose::{Fragments, check_includes};
+use apim_policy::{DocumentKind, ParseOptions, sniff_root};
+use apim_source::{Diagnostic, Severity, SourceMap};
+use serde_json::json;
+
+use crate::render::{self, Style};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Diagnostics with source snippets on stderr.
+    Human,
+    /// One JSON document with every file's diagnostics on stdout.
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub paths: Vec<PathBuf>,
+    pub format: Format,
+    pub fragments: Option<PathBuf>,
+    pub named_values: Vec<(String, String)>,
+    pub strict: bool,
+    pub style: Style,
+}
+
+enum Input {
+    Policy(PathBuf),
+    Skipped { path: PathBuf, reason: String },
+}
+
+struct FileReport {
+    path: String,
+    kind: &'static str,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Runs the command; the returned code is the process exit code (I/O and usage errors are `Err`, exit 2).
+pub fn run(options: &Options) -> anyhow::Result<u8> {
+    let inputs = collect_inputs(&options.paths)?;
+    let mut sources = SourceMap::default();
+    let fragments = match &options.fragments {
+        Some(dir) => Some(load_fragments(dir, &mut sources)?),
+        None => None,
+    };
+    let parse_options = ParseOptions {
+        named_values: options
+            .named_values
+            .iter()
+            .cloned()
+            .collect::<HashMap<_, _>>(),
+        strict: options.strict,
+    };
+    let mut reports = Vec::new();
+    let mut skipped = Vec::new();
+    for input in inputs {
+        match input {
+            Input::Skipped { path, reason } => skipped.push((display(&path), reason)),
+            Input::Policy(path) => {
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    anyhow::anyhow!(
+                        "{}: not UTF-8 text; policy files are UTF-8 XML",
+                        path.display()
+                    )
+                })?;
+                let name = display(&path);
+                let file = sources.add(name.clone(), text);
+                let parsed = apim_policy::parse(file, &sources.file(file).text, &parse_options);
+                let mut diagnostics = parsed.diagnostics;
+                let kind = match &parsed.document {
+                    Some(document) => {
+                        diagnostics.extend(check_includes(
+                            document,
+                            fragments.as_ref(),
+                            &parse_options,
+                        ));
+                        match document.kind {
+                            DocumentKind::Policies(_) => "policies",
+                            DocumentKind::Fragment(_) => "fragment",
+                        }
+                    }
+                    None => "unreadable",
+                };
+                reports.push(FileReport {
+                    path: name,
+                    kind,
+                    diagnostics,
+                });
+            }
+        }
+    }
+    let n_errors: usize = reports
+        .iter()
+        .map(|report| count(&report.diagnostics, Severity::Error))
+        .sum();
+    let n_warnings: usize = reports
+        .iter()
+        .map(|report| count(&report.diagnostics, Severity::Warning))
+        .sum();
+    match options.format {
+        Format::Human => {
+            let mut stderr = std::io::stderr().lock();
+            for (path, reason) in &skipped {
+                let _ = writeln!(stderr, "{path}: note: skipped, {reason}");
+            }
+            for report in &reports {
+                for diagnostic in &report.diagnostics {
+                    let _ = write!(
+                        stderr,
+                        "{}",
+                        render::human(diagnostic, &sources, options.style)
+                    );
+                    let _ = writeln!(stderr);
+                }
+            }
+            let _ = writeln!(
+                stderr,
+                "validated {} {}: {} {}, {} {}{}",
+                reports.len(),
+                plural(reports.len(), "file", "files"),
+                n_errors,
+                plural(n_errors, "error", "errors"),
+                n_warnings,
+                plural(n_warnings, "warning", "warnings"),
+                if skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} skipped)", skipped.len())
+                },
+            );
+        }
+        Format::Json => {
+            let files: Vec<_> = reports
+                .iter()
+                .map(|report| {
+                    json!({
+                        "path": report.path,
+                        "kind": report.kind,
+                        "errors": count(&report.diagnostics, Severity::Error),
+                        "warnings": count(&report.diagnostics, Severity::Warning),
+                        "diagnostics": report.diagnostics.iter().map(|d| render::json(d, &sources)).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let document = json!({
+                "files": files,
+                "skipped": skipped.iter().map(|(path, reason)| json!({"path": path, "reason": reason})).collect::<Vec<_>>(),
+                "summary": { "files": reports.len(), "errors": n_errors, "warnings": n_warnings, "skipped": skipped.len() },
+            });
+            let mut stdout = std::io::stdout().lock();
+            let text =
+                serde_json::to_string_pretty(&document).expect("JSON values always serialize");
+            if let Err(error) = writeln!(stdout, "{text}")
+                && error.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(error).context("cannot write to stdout");
+            }
+        }
+    }
+    Ok(u8::from(n_errors > 0))
+}
+
+fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
+    diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.severity == severity)
+        .count()
+}
+
+fn plural<'s>(n: usize, one: &'s str, many: &'s str) -> &'s str {
+    if n == 1 { one } else { many }
+}
+
+fn display(path: &Path) -> String {
+    path.to_string_lossy().trim_start_matches("./").to_string()
+}
+
+/// Files named on the command line are validated as policy XML (a `.bicep` file is refused with a pointer to
+/// `az bicep build`); folders are walked recursively and only XML files whose root is `<policies>` or
+/// `<fragment>` are validated, the rest skipped with a note.
+fn collect_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        let metadata =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if metadata.is_dir() {
+            let mut entries: Vec<PathBuf> = Vec::new();
+            for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+                let entry =
+                    entry.with_context(|| format!("cannot read folder {}", path.display()))?;
+                if entry.file_type().is_file() {
+                    entries.push(entry.into_path());
+                }
+            }
+            for entry in entries {
+                inputs.push(classify(entry));
+            }
+        } else {
+            match extension(path).as_str() {
+                "bicep" | "bicepparam" => bail!(
+                    "{} is a Bicep file, which apim-emu does not read; compile it to an ARM template first: \
+                     `az bicep build --file {}`",
+                    path.display(),
+                    path.display()
+                ),
+                "json" | "tf" | "csx" | "md" | "yaml" | "yml" => bail!(
+                    "{} is not policy XML; `validate` reads policy documents (`<policies>` or `<fragment>` XML files)",
+                    path.display()
+                ),
+                _ => inputs.push(Input::Policy(path.clone())),
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|ext| ext.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn classify(path: PathBuf) -> Input {
+    if extension(&path) != "xml" {
+        return Input::Skipped {
+            path,
+            reason: "not an XML file".to_string(),
+        };
+    }
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Input::Skipped {
+            path,
+            reason: "not UTF-8 text".to_string(),
+        };
+    };
+    match sniff_root(&text) {
+        Some("policies" | "fragment") => Input::Policy(path),
+        Some(root) => Input::Skipped {
+            path,
+            reason: format!("not policy XML (root element `<{root}>`)"),
+        },
+        None => Input::Skipped {
+            path,
+            reason: "not policy XML".to_string(),
+        },
+    }
+}
+
+/// Loads fragments from `DIR/<id>.xml` and, as the APIOps extractor lays them out, `DIR/<id>/policy.xml`.
+fn load_fragments(dir: &Path, sources: &mut SourceMap) -> anyhow::Result<Fragments> {
+    let mut fragments = Fragments::default();
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read fragments folder {}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let (id, file_path) = if path.is_dir() {
+            let policy = path.join("policy.xml");
+            if !policy.is_file() {
+                continue;
+            }
+            (
+                path.file_name()
+                    .map(|name| name.to_string_lossy().into_owned()),
+                policy,
+            )
+        } else if extension(&path) == "xml" {
+            (
+                path.file_stem()
+                    .map(|stem| stem.to_string_lossy().into_owned()),
+                path.clone(),
+            )
+        } else {
+            continue;
+        };
+        let Some(id) = id else { continue };
+        let text = std::fs::read_to_string(&file_path)
+            .with_context(|| format!("cannot read fragment {}", file_path.display()))?;
+        let file = sources.add(display(&file_path), text.clone());
+        fragments.insert(id, file, text);
+    }
+    Ok(fragments)
+}

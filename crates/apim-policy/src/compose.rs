@@ -1,0 +1,257 @@
+//! Scopes and fragments: the effective policy of a section across global → workspace → product → API →
+//! operation, and checks of `include-fragment` against a set of fragment documents.
+//!
+//! Azure: https://learn.microsoft.com/azure/api-management/api-management-howto-policies — inheritance is
+//! nested and positioned by `<base />`: the narrowest scope's section runs, and where it holds `<base />` the
+//! same section of the next broader scope runs at that spot. A section without `<base />` (or a missing
+//! section) drops everything broader. `<base />` at global scope does nothing.
+//! Azure: https://learn.microsoft.com/azure/api-management/policy-fragments — a fragment is spliced in as is,
+//! may not contain `<base />` and may not include another fragment.
+
+use std::collections::BTreeMap;
+
+use apim_source::{Code, Diagnostic, FileId, Severity, Span};
+
+use crate::document::{DocumentKind, PolicyDocument, parse_in_section};
+use crate::policies::Policy;
+use crate::read::ParseOptions;
+use crate::spec::{Scope, Section};
+
+/// A policy document at a scope.
+#[derive(Debug, Clone, Copy)]
+pub struct ScopedDocument<'d> {
+    pub scope: Scope,
+    pub document: &'d PolicyDocument,
+}
+
+/// One policy of an effective section, with the scope it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct EffectivePolicy<'d> {
+    pub scope: Scope,
+    pub policy: &'d Policy,
+}
+
+/// The effective policy list of `section`, expanding `<base />` from the narrowest scope outward.
+/// `scopes` may come in any order and skip scopes; a scope given twice keeps the last.
+pub fn effective_section<'d>(
+    scopes: &[ScopedDocument<'d>],
+    section: Section,
+) -> Vec<EffectivePolicy<'d>> {
+    let mut by_scope: BTreeMap<Scope, &'d PolicyDocument> = BTreeMap::new();
+    for scoped in scopes {
+        by_scope.insert(scoped.scope, scoped.document);
+    }
+    let chain: Vec<(Scope, &'d PolicyDocument)> = by_scope.into_iter().collect();
+    let mut effective = Vec::new();
+    if let Some(narrowest) = chain.len().checked_sub(1) {
+        expand(&chain, narrowest, section, &mut effective);
+    }
+    effective
+}
+
+fn expand<'d>(
+    chain: &[(Scope, &'d PolicyDocument)],
+    idx: usize,
+    section: Section,
+    effective: &mut Vec<EffectivePolicy<'d>>,
+) {
+    let (scope, document) = chain[idx];
+    let Some(block) = document.section(section) else {
+        return;
+    };
+    for policy in &block.policies {
+        match policy {
+            // Azure: `<base />` at the broadest scope has no effect.
+            Policy::Base(_) => {
+                if let Some(broader) = idx.checked_sub(1) {
+                    expand(chain, broader, section, effective);
+                }
+            }
+            policy => effective.push(EffectivePolicy { scope, policy }),
+        }
+    }
+}
+
+/// Calls `visit` for every policy in `policies` and in the blocks nested inside them, in document order.
+pub fn visit_policies<'p>(policies: &'p [Policy], visit: &mut dyn FnMut(&'p Policy)) {
+    // An explicit stack rather than recursion: nesting depth is bounded by the XML reader, but this keeps
+    // stack use flat whatever the limit is.
+    let mut stack: Vec<std::slice::Iter<'p, Policy>> = vec![policies.iter()];
+    while let Some(iter) = stack.last_mut() {
+        let Some(policy) = iter.next() else {
+            stack.pop();
+            continue;
+        };
+        visit(policy);
+        let mut nested: Vec<&'p [Policy]> = Vec::new();
+        policy.for_each_block(&mut |block| nested.push(block));
+        for block in nested.into_iter().rev() {
+            stack.push(block.iter());
+        }
+    }
+}
+
+/// Fragment documents by fragment id, as loaded by the caller.
+#[derive(Debug, Default)]
+pub struct Fragments {
+    by_id: BTreeMap<String, FragmentSource>,
+}
+
+#[derive(Debug, Clone)]
+struct FragmentSource {
+    file: FileId,
+    text: String,
+}
+
+impl Fragments {
+    /// Adds a fragment document's text under its id (the APIM fragment name).
+    pub fn insert(&mut self, id: impl Into<String>, file: FileId, text: impl Into<String>) {
+        self.by_id.insert(
+            id.into(),
+            FragmentSource {
+                file,
+                text: text.into(),
+            },
+        );
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.by_id.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+/// Checks every `include-fragment` in `document`: the fragment exists (a warning when it does not, an error
+/// with `strict`), it is a `<fragment>`, its policies are allowed in the including section, and it does not
+/// include another fragment. `fragments` is `None` when no fragments folder was given.
+pub fn check_includes(
+    document: &PolicyDocument,
+    fragments: Option<&Fragments>,
+    options: &ParseOptions,
+) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    let DocumentKind::Policies(sections) = &document.kind else {
+        // Inside a fragment, an include is itself the problem.
+        if let DocumentKind::Fragment(policies) = &document.kind {
+            visit_policies(policies, &mut |policy| {
+                if let Policy::IncludeFragment(include) = policy {
+                    diagnostics.push(
+                        Diagnostic::error(
+                            Code::FragmentNesting,
+                            "a fragment cannot include another fragment",
+                            include.name_span.clone(),
+                            "nested include",
+                        )
+                        .with_help("APIM splices fragments as they are and does not resolve includes inside them"),
+                    );
+                }
+            });
+        }
+        return diagnostics;
+    };
+    for block in sections {
+        let mut includes: Vec<(&Span, String)> = Vec::new();
+        visit_policies(&block.policies, &mut |policy| {
+            if let Policy::IncludeFragment(include) = policy
+                && let Some(id) = include.fragment_id.as_literal()
+            {
+                includes.push((&include.name_span, id.clone()));
+            }
+        });
+        for (span, id) in includes {
+            check_one_include(
+                span,
+                &id,
+                block.section,
+                fragments,
+                options,
+                &mut diagnostics,
+            );
+        }
+    }
+    diagnostics
+}
+
+fn check_one_include(
+    span: &Span,
+    id: &str,
+    section: Section,
+    fragments: Option<&Fragments>,
+    options: &ParseOptions,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let severity = if options.strict {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    let Some(source) = fragments.and_then(|fragments| fragments.by_id.get(id)) else {
+        let help = match fragments {
+            None => "pass `--fragments DIR` with the fragment documents to check it".to_string(),
+            Some(fragments) => match crate::read::did_you_mean(id, fragments.ids()) {
+                Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                None => format!("no `{id}.xml` or `{id}/policy.xml` in the fragments folder"),
+            },
+        };
+        diagnostics.push(
+            Diagnostic::new(
+                severity,
+                Code::UnresolvedFragment,
+                format!("fragment `{id}` is not available"),
+                span.clone(),
+                "included here",
+            )
+            .with_help(help),
+        );
+        return;
+    };
+    let parsed = parse_in_section(source.file, &source.text, section, options);
+    let Some(fragment) = parsed.document else {
+        return;
+    };
+    let DocumentKind::Fragment(policies) = &fragment.kind else {
+        diagnostics.push(Diagnostic::error(
+            Code::InvalidRoot,
+            format!("`{id}` is not a `<fragment>` document"),
+            span.clone(),
+            "included here",
+        ));
+        return;
+    };
+    // The fragment's own problems are reported when it is validated itself; what depends on the including
+    // section is reported here, pointing at both places.
+    for diagnostic in parsed
+        .diagnostics
+        .into_iter()
+        .filter(|diagnostic| diagnostic.code == Code::PolicyNotAllowedInSection)
+    {
+        diagnostics.push(diagnostic.with_secondary(
+            span.clone(),
+            format!("fragment `{id}` is included in `{}` here", section.as_str()),
+        ));
+    }
+    visit_policies(policies, &mut |policy| {
+        if let Policy::IncludeFragment(nested) = policy {
+            diagnostics.push(
+                Diagnostic::error(
+                    Code::FragmentNesting,
+                    "a fragment cannot include another fragment",
+                    nested.name_span.clone(),
+                    "nested include",
+                )
+                .with_secondary(span.clone(), format!("fragment `{id}` is included here")),
+            );
+        }
+    });
+}

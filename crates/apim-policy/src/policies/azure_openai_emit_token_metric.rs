@@ -1,0 +1,58 @@
+//! `<azure-openai-emit-token-metric>`: Emits Azure OpenAI token-usage metrics (total/prompt/completion tokens) with dimensions to Application Insights.
+//!
+//! Azure: https://learn.microsoft.com/azure/api-management/azure-openai-emit-token-metric-policy
+//! Parsing and validation only; execution arrives with the executor.
+
+use crate::element;
+#[allow(unused_imports)]
+use crate::read::{Block, Raw, Text};
+use crate::spec::{PolicyInfo, Scope, Section};
+#[allow(unused_imports)]
+use crate::value::Seconds;
+
+/// Where and how `<azure-openai-emit-token-metric>` may be used.
+pub const INFO: PolicyInfo = PolicyInfo {
+    category: "Logging",
+    summary: "Emits Azure OpenAI token-usage metrics (total/prompt/completion tokens) with dimensions to Application Insights.",
+    doc: "https://learn.microsoft.com/azure/api-management/azure-openai-emit-token-metric-policy",
+    sections: &[Section::Inbound],
+    scopes: &[
+        Scope::Global,
+        Scope::Workspace,
+        Scope::Product,
+        Scope::Api,
+        Scope::Operation,
+    ],
+    executes: false,
+    once_per_section: false,
+};
+
+element! {
+    /// Emits Azure OpenAI token-usage metrics (total/prompt/completion tokens) with dimensions to Application Insights.
+    pub struct AzureOpenaiEmitTokenMetric = "azure-openai-emit-token-metric";
+    attrs {
+        namespace: String = "namespace", optional, literal, default "API Management";
+        /// Listed in the 07/2024 attribute table (double) but absent from the policy-statement snippet and from the llm- variant; UNVERIFIED whether current doc keeps it — accept and ignore
+        value: String = "value", optional, expr, default "1";
+    }
+    children {
+        dimensions: some Dimension = "dimension";
+    }
+    content: ();
+    rules: [];
+}
+
+element! {
+    /// `<dimension>` element.
+    pub struct Dimension = "dimension";
+    attrs {
+        /// 'A string or policy expression'
+        name: String = "name", required, expr;
+        /// May be omitted only when name is one of the default dimensions
+        value: String = "value", optional, expr;
+    }
+    children {
+    }
+    content: ();
+    rules: [];
+}

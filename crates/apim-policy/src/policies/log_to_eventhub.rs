@@ -1,0 +1,44 @@
+//! `<log-to-eventhub>`: Sends a string message to an Event Hub configured as an API Management Logger entity.
+//!
+//! Azure: https://learn.microsoft.com/azure/api-management/log-to-eventhub-policy
+//! Parsing and validation only; execution arrives with the executor.
+
+use crate::element;
+#[allow(unused_imports)]
+use crate::read::{Block, Raw, Text};
+use crate::spec::{PolicyInfo, Scope, Section};
+#[allow(unused_imports)]
+use crate::value::Seconds;
+
+/// Where and how `<log-to-eventhub>` may be used.
+pub const INFO: PolicyInfo = PolicyInfo {
+    category: "Integration and external communication",
+    summary: "Sends a string message to an Event Hub configured as an API Management Logger entity.",
+    doc: "https://learn.microsoft.com/azure/api-management/log-to-eventhub-policy",
+    sections: &[
+        Section::Inbound,
+        Section::Outbound,
+        Section::Backend,
+        Section::OnError,
+    ],
+    scopes: &[Scope::Global, Scope::Product, Scope::Api, Scope::Operation],
+    executes: false,
+    once_per_section: false,
+};
+
+element! {
+    /// Sends a string message to an Event Hub configured as an API Management Logger entity.
+    pub struct LogToEventhub = "log-to-eventhub";
+    attrs {
+        /// Logger entity id
+        logger_id: String = "logger-id", required, literal;
+        /// Partition index; do not combine with partition-key
+        partition_id: String = "partition-id", optional, literal;
+        /// Do not combine with partition-id
+        partition_key: String = "partition-key", optional, expr;
+    }
+    children {
+    }
+    content: Text;
+    rules: [];
+}

@@ -1,0 +1,67 @@
+//! Repository chores run as `cargo run -p xtask -- <task>`; the checks also run as tests.
+//!
+//! Tasks: `tidy` (every Rust file starts with a `//!` module comment).
+
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    match task.as_str() {
+        "tidy" => {
+            let problems = tidy(&workspace_root());
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            std::process::exit(i32::from(!problems.is_empty()));
+        }
+        _ => {
+            eprintln!("usage: cargo run -p xtask -- tidy");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Every `.rs` file under `crates/` and `xtask/` must open with a `//!` comment saying what it is for.
+fn tidy(root: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut stack = vec![root.join("crates"), root.join("xtask")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if !path.ends_with("target") {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                if !text.trim_start().starts_with("//!") {
+                    problems.push(format!(
+                        "{}: file must start with a `//!` module comment",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    problems.sort();
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_rust_file_has_a_module_comment() {
+        let problems = super::tidy(&super::workspace_root());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+}
