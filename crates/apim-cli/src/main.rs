@@ -2,8 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 problems found (validation errors), 2 usage, I/O or internal error.
 
-mod render;
-mod validate;
+use apim_cli::{render, validate};
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;

@@ -36,14 +36,114 @@ enum Input {
     Skipped { path: PathBuf, reason: String },
 }
 
-struct FileReport {
-    path: String,
-    kind: &'static str,
-    diagnostics: Vec<Diagnostic>,
+/// What `validate` found: per-file diagnostics, skipped files, and the sources to render them.
+pub struct Report {
+    pub sources: SourceMap,
+    pub files: Vec<FileReport>,
+    pub skipped: Vec<(String, String)>,
 }
 
-/// Runs the command; the returned code is the process exit code (I/O and usage errors are `Err`, exit 2).
+/// One validated file.
+pub struct FileReport {
+    pub path: String,
+    pub kind: &'static str,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    pub fn n_errors(&self) -> usize {
+        self.files
+            .iter()
+            .map(|file| count(&file.diagnostics, Severity::Error))
+            .sum()
+    }
+
+    pub fn n_warnings(&self) -> usize {
+        self.files
+            .iter()
+            .map(|file| count(&file.diagnostics, Severity::Warning))
+            .sum()
+    }
+
+    /// Every diagnostic in the human format, skipped-file notes first, then a summary line.
+    pub fn write_human(&self, out: &mut dyn std::io::Write, style: Style) -> std::io::Result<()> {
+        for (path, reason) in &self.skipped {
+            writeln!(out, "{path}: note: skipped, {reason}")?;
+        }
+        for file in &self.files {
+            for diagnostic in &file.diagnostics {
+                writeln!(out, "{}", render::human(diagnostic, &self.sources, style))?;
+            }
+        }
+        let (n_errors, n_warnings) = (self.n_errors(), self.n_warnings());
+        writeln!(
+            out,
+            "validated {} {}: {} {}, {} {}{}",
+            self.files.len(),
+            plural(self.files.len(), "file", "files"),
+            n_errors,
+            plural(n_errors, "error", "errors"),
+            n_warnings,
+            plural(n_warnings, "warning", "warnings"),
+            if self.skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} skipped)", self.skipped.len())
+            },
+        )
+    }
+
+    /// The whole report as one JSON document.
+    pub fn to_json(&self) -> serde_json::Value {
+        let files: Vec<_> = self
+            .files
+            .iter()
+            .map(|file| {
+                json!({
+                    "path": file.path,
+                    "kind": file.kind,
+                    "errors": count(&file.diagnostics, Severity::Error),
+                    "warnings": count(&file.diagnostics, Severity::Warning),
+                    "diagnostics": file.diagnostics.iter().map(|d| render::json(d, &self.sources)).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        json!({
+            "files": files,
+            "skipped": self.skipped.iter().map(|(path, reason)| json!({"path": path, "reason": reason})).collect::<Vec<_>>(),
+            "summary": {
+                "files": self.files.len(),
+                "errors": self.n_errors(),
+                "warnings": self.n_warnings(),
+                "skipped": self.skipped.len(),
+            },
+        })
+    }
+}
+
+/// Runs the command and prints; the returned code is the exit code (I/O and usage errors are `Err`, exit 2).
 pub fn run(options: &Options) -> anyhow::Result<u8> {
+    let report = check(options)?;
+    match options.format {
+        Format::Human => {
+            // A closed stderr is not worth failing over.
+            let _ = report.write_human(&mut std::io::stderr().lock(), options.style);
+        }
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&report.to_json())
+                .expect("JSON values always serialize");
+            if let Err(error) = writeln!(std::io::stdout().lock(), "{text}")
+                && error.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(error).context("cannot write to stdout");
+            }
+        }
+    }
+    Ok(u8::from(report.n_errors() > 0))
+}
+
+/// Validates every input and collects the report.
+pub fn check(options: &Options) -> anyhow::Result<Report> {
     let inputs = collect_inputs(&options.paths)?;
     let mut sources = SourceMap::default();
     let fragments = match &options.fragments {
@@ -58,7 +158,7 @@ pub fn run(options: &Options) -> anyhow::Result<u8> {
             .collect::<HashMap<_, _>>(),
         strict: options.strict,
     };
-    let mut reports = Vec::new();
+    let mut files = Vec::new();
     let mut skipped = Vec::new();
     for input in inputs {
         match input {
@@ -90,7 +190,7 @@ pub fn run(options: &Options) -> anyhow::Result<u8> {
                     }
                     None => "unreadable",
                 };
-                reports.push(FileReport {
+                files.push(FileReport {
                     path: name,
                     kind,
                     diagnostics,
@@ -98,75 +198,11 @@ pub fn run(options: &Options) -> anyhow::Result<u8> {
             }
         }
     }
-    let n_errors: usize = reports
-        .iter()
-        .map(|report| count(&report.diagnostics, Severity::Error))
-        .sum();
-    let n_warnings: usize = reports
-        .iter()
-        .map(|report| count(&report.diagnostics, Severity::Warning))
-        .sum();
-    match options.format {
-        Format::Human => {
-            let mut stderr = std::io::stderr().lock();
-            for (path, reason) in &skipped {
-                let _ = writeln!(stderr, "{path}: note: skipped, {reason}");
-            }
-            for report in &reports {
-                for diagnostic in &report.diagnostics {
-                    let _ = write!(
-                        stderr,
-                        "{}",
-                        render::human(diagnostic, &sources, options.style)
-                    );
-                    let _ = writeln!(stderr);
-                }
-            }
-            let _ = writeln!(
-                stderr,
-                "validated {} {}: {} {}, {} {}{}",
-                reports.len(),
-                plural(reports.len(), "file", "files"),
-                n_errors,
-                plural(n_errors, "error", "errors"),
-                n_warnings,
-                plural(n_warnings, "warning", "warnings"),
-                if skipped.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({} skipped)", skipped.len())
-                },
-            );
-        }
-        Format::Json => {
-            let files: Vec<_> = reports
-                .iter()
-                .map(|report| {
-                    json!({
-                        "path": report.path,
-                        "kind": report.kind,
-                        "errors": count(&report.diagnostics, Severity::Error),
-                        "warnings": count(&report.diagnostics, Severity::Warning),
-                        "diagnostics": report.diagnostics.iter().map(|d| render::json(d, &sources)).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            let document = json!({
-                "files": files,
-                "skipped": skipped.iter().map(|(path, reason)| json!({"path": path, "reason": reason})).collect::<Vec<_>>(),
-                "summary": { "files": reports.len(), "errors": n_errors, "warnings": n_warnings, "skipped": skipped.len() },
-            });
-            let mut stdout = std::io::stdout().lock();
-            let text =
-                serde_json::to_string_pretty(&document).expect("JSON values always serialize");
-            if let Err(error) = writeln!(stdout, "{text}")
-                && error.kind() != std::io::ErrorKind::BrokenPipe
-            {
-                return Err(error).context("cannot write to stdout");
-            }
-        }
-    }
-    Ok(u8::from(n_errors > 0))
+    Ok(Report {
+        sources,
+        files,
+        skipped,
+    })
 }
 
 fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {

@@ -587,9 +587,26 @@ fn scan_tag(
                 }
                 let closing = find_byte(bytes, value_start, quote);
                 // A raw expression may hold the quote character, so it may run past the first closing quote.
-                if let Some(end) =
-                    try_expression(file, text, expr_pos, bytes.len(), exprs, diagnostics)
+                let n_before = diagnostics.len();
+                let found = try_expression(file, text, expr_pos, bytes.len(), exprs, diagnostics);
+                if found.is_none()
+                    && diagnostics.len() > n_before
+                    && let Some(closing) = closing
                 {
+                    // Unbalanced: the message is clearer when read inside the quotes, where a bracket left open
+                    // is the likely mistake, than "string never closed" at the attribute's own closing quote.
+                    if let Err(
+                        error @ MatchError::Unclosed {
+                            open: '(' | '[' | '{',
+                            ..
+                        },
+                    ) = match_expression(XmlChars::new(text, expr_pos, closing))
+                    {
+                        diagnostics.truncate(n_before);
+                        diagnostics.push(error.to_diagnostic(file, expr_pos as u32));
+                    }
+                }
+                if let Some(end) = found {
                     let mut after = end;
                     while after < bytes.len() && bytes[after].is_ascii_whitespace() {
                         after += 1;

@@ -91,8 +91,6 @@ codes! {
     InvalidNamedValueName = "P028", "invalid named-value reference";
     /// A `{name}` placeholder of a deployment templating tool where a typed value or policies belong.
     TemplatePlaceholder = "P031", "deployment template placeholder";
-    /// A file that is not policy XML was skipped.
-    NotPolicyXml = "P030", "not a policy document";
 }
 
 impl std::fmt::Display for Code {

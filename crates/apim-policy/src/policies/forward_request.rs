@@ -6,7 +6,7 @@
 use crate::element;
 #[allow(unused_imports)]
 use crate::read::{Block, Raw, Text};
-use crate::spec::{PolicyInfo, Scope, Section};
+use crate::spec::{PolicyInfo, Rule, Scope, Section};
 #[allow(unused_imports)]
 use crate::value::Seconds;
 
@@ -60,5 +60,5 @@ element! {
     children {
     }
     content: ();
-    rules: [];
+    rules: [Rule::AtMostOne(&["timeout", "timeout-ms"])];
 }

@@ -6,7 +6,7 @@
 use crate::element;
 #[allow(unused_imports)]
 use crate::read::{Block, Raw, Text};
-use crate::spec::{PolicyInfo, Scope, Section};
+use crate::spec::{PolicyInfo, Rule, Scope, Section};
 #[allow(unused_imports)]
 use crate::value::Seconds;
 
@@ -46,7 +46,7 @@ element! {
         address_ranges: many AddressRange = "address-range";
     }
     content: ();
-    rules: [];
+    rules: [Rule::AtLeastOne(&["address", "address-range"])];
 }
 
 element! {

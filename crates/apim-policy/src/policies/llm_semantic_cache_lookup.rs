@@ -18,7 +18,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     sections: &[Section::Inbound],
     scopes: &[Scope::Global, Scope::Product, Scope::Api, Scope::Operation],
     executes: false,
-    once_per_section: false,
+    once_per_section: true,
 };
 
 crate::attr_enum! {

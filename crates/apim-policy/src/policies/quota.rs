@@ -6,7 +6,7 @@
 use crate::element;
 #[allow(unused_imports)]
 use crate::read::{Block, Raw, Text};
-use crate::spec::{PolicyInfo, Scope, Section};
+use crate::spec::{PolicyInfo, Rule, Scope, Section};
 #[allow(unused_imports)]
 use crate::value::Seconds;
 
@@ -18,7 +18,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     sections: &[Section::Inbound],
     scopes: &[Scope::Product],
     executes: false,
-    once_per_section: false,
+    once_per_section: true,
 };
 
 element! {
@@ -36,7 +36,7 @@ element! {
         apis: many Api = "api";
     }
     content: ();
-    rules: [];
+    rules: [Rule::AtLeastOne(&["calls", "bandwidth"])];
 }
 
 element! {

@@ -6,7 +6,7 @@
 use crate::element;
 #[allow(unused_imports)]
 use crate::read::{Block, Raw, Text};
-use crate::spec::{PolicyInfo, Scope, Section};
+use crate::spec::{PolicyInfo, Rule, Scope, Section};
 #[allow(unused_imports)]
 use crate::value::Seconds;
 
@@ -39,7 +39,7 @@ element! {
         payload: one Payload = "payload";
     }
     content: ();
-    rules: [];
+    rules: [Rule::ExactlyOne(&["queue-name", "topic-name"])];
 }
 
 element! {

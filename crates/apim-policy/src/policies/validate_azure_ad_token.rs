@@ -6,7 +6,7 @@
 use crate::element;
 #[allow(unused_imports)]
 use crate::read::{Block, Raw, Text};
-use crate::spec::{PolicyInfo, Scope, Section};
+use crate::spec::{PolicyInfo, Rule, Scope, Section};
 #[allow(unused_imports)]
 use crate::value::Seconds;
 
@@ -62,7 +62,7 @@ element! {
         required_claims: optional RequiredClaims = "required-claims";
     }
     content: ();
-    rules: [];
+    rules: [Rule::AtMostOne(&["header-name", "query-parameter-name", "token-value"])];
 }
 
 element! {

@@ -24,7 +24,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Operation,
     ],
     executes: false,
-    once_per_section: false,
+    once_per_section: true,
 };
 
 crate::attr_enum! {

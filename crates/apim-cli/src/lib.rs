@@ -1,0 +1,6 @@
+//! The `apim-emu` command's library half: rendering and subcommand logic, shared by `main` and the tests.
+//!
+//! Only this crate turns diagnostics into text, uses `anyhow`, and decides exit codes.
+
+pub mod render;
+pub mod validate;
