@@ -1,6 +1,9 @@
 //! Repository chores run as `cargo run -p xtask -- <task>`; the checks also run as tests.
 //!
-//! Tasks: `tidy` (every Rust file starts with a `//!` module comment).
+//! Tasks: `tidy` (every Rust file starts with a `//!` module comment), `docs` (regenerate
+//! `docs/policies.md` and `docs/diagnostics.md` from the policy registry and the diagnostic codes).
+
+mod docs;
 
 use std::path::{Path, PathBuf};
 
@@ -14,8 +17,16 @@ fn main() {
             }
             std::process::exit(i32::from(!problems.is_empty()));
         }
+        "docs" => {
+            let root = workspace_root();
+            for (path, text) in docs::generate(&root) {
+                std::fs::write(root.join(&path), text)
+                    .unwrap_or_else(|error| panic!("cannot write {path}: {error}"));
+                println!("wrote {path}");
+            }
+        }
         _ => {
-            eprintln!("usage: cargo run -p xtask -- tidy");
+            eprintln!("usage: cargo run -p xtask -- tidy|docs");
             std::process::exit(2);
         }
     }
@@ -63,5 +74,17 @@ mod tests {
     fn every_rust_file_has_a_module_comment() {
         let problems = super::tidy(&super::workspace_root());
         assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn generated_docs_are_up_to_date() {
+        let root = super::workspace_root();
+        for (path, expected) in super::docs::generate(&root) {
+            let actual = std::fs::read_to_string(root.join(&path)).unwrap_or_default();
+            assert!(
+                actual == expected,
+                "{path} is stale: run `cargo run -p xtask -- docs`"
+            );
+        }
     }
 }

@@ -102,10 +102,7 @@ pub fn human(diagnostic: &Diagnostic, sources: &SourceMap, style: Style) -> Stri
             out,
             "{pad} {} {prefix}{}",
             style.paint("1;34", "|"),
-            style.paint(
-                color,
-                &format!("{markers} {}", label.text).trim_end().to_string()
-            )
+            style.paint(color, format!("{markers} {}", label.text).trim_end())
         );
     }
     if let Some(help) = &diagnostic.help {

@@ -3,8 +3,8 @@
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/api-management-howto-policies — inheritance is
 //! nested and positioned by `<base />`: the narrowest scope's section runs, and where it holds `<base />` the
-//! same section of the next broader scope runs at that spot. A section without `<base />` (or a missing
-//! section) drops everything broader. `<base />` at global scope does nothing.
+//! same section of the next broader scope runs at that spot. A section without `<base />` drops everything
+//! broader; a missing section inherits. `<base />` at global scope does nothing.
 //! Azure: https://learn.microsoft.com/azure/api-management/policy-fragments — a fragment is spliced in as is,
 //! may not contain `<base />` and may not include another fragment.
 
@@ -57,6 +57,12 @@ fn expand<'d>(
 ) {
     let (scope, document) = chain[idx];
     let Some(block) = document.section(section) else {
+        // Azure (UNVERIFIED, observed): a scope whose document omits the section inherits it as if it held
+        // `<section><base /></section>`; API policies with only `<inbound>` still reach the backend through
+        // the global forward-request. A section that is present but has no `<base />` does drop it.
+        if let Some(broader) = idx.checked_sub(1) {
+            expand(chain, broader, section, effective);
+        }
         return;
     };
     for policy in &block.policies {
@@ -254,4 +260,146 @@ fn check_one_include(
             );
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+
+    fn doc(file: u32, xml: &str) -> PolicyDocument {
+        let parsed = parse(FileId(file), xml, &ParseOptions::default());
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        parsed.document.expect("parses")
+    }
+
+    /// The effective list as `scope:variable-name` of each set-variable.
+    fn names(scopes: &[ScopedDocument<'_>], section: Section) -> Vec<String> {
+        effective_section(scopes, section)
+            .into_iter()
+            .map(|effective| match effective.policy {
+                Policy::SetVariable(set) => {
+                    format!(
+                        "{}:{}",
+                        effective.scope.as_str(),
+                        set.name.as_literal().expect("literal")
+                    )
+                }
+                other => format!("{}:{}", effective.scope.as_str(), other.name()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn base_positions_the_broader_scope() {
+        let global = doc(
+            0,
+            r#"<policies><inbound><set-variable name="g" value="1" /><base /></inbound><backend><forward-request /></backend></policies>"#,
+        );
+        let product = doc(
+            1,
+            r#"<policies><inbound><set-variable name="p1" value="1" /><base /><set-variable name="p2" value="1" /></inbound></policies>"#,
+        );
+        let api = doc(
+            2,
+            r#"<policies><inbound><base /><set-variable name="a" value="1" /></inbound><backend><base /></backend><outbound><set-variable name="only-api" value="1" /></outbound></policies>"#,
+        );
+        let operation = doc(
+            3,
+            r#"<policies><inbound><set-variable name="o1" value="1" /><base /></inbound><backend><base /></backend><outbound><base /></outbound></policies>"#,
+        );
+        let scopes = [
+            ScopedDocument {
+                scope: Scope::Operation,
+                document: &operation,
+            },
+            ScopedDocument {
+                scope: Scope::Global,
+                document: &global,
+            },
+            ScopedDocument {
+                scope: Scope::Api,
+                document: &api,
+            },
+            ScopedDocument {
+                scope: Scope::Product,
+                document: &product,
+            },
+        ];
+        assert_eq!(
+            names(&scopes, Section::Inbound),
+            [
+                "operation:o1",
+                "product:p1",
+                "global:g",
+                "product:p2",
+                "api:a"
+            ]
+        );
+        assert_eq!(names(&scopes, Section::Backend), ["global:forward-request"]);
+        // The API's outbound has no <base />, so nothing broader runs there.
+        assert_eq!(names(&scopes, Section::Outbound), ["api:only-api"]);
+        // No scope has on-error.
+        assert!(names(&scopes, Section::OnError).is_empty());
+    }
+
+    #[test]
+    fn a_missing_section_inherits_but_an_empty_one_drops() {
+        let global = doc(
+            0,
+            r#"<policies><backend><forward-request /></backend></policies>"#,
+        );
+        let api = doc(1, r#"<policies><inbound><base /></inbound></policies>"#);
+        let api_without_base = doc(2, r#"<policies><backend /></policies>"#);
+        let inheriting = [
+            ScopedDocument {
+                scope: Scope::Global,
+                document: &global,
+            },
+            ScopedDocument {
+                scope: Scope::Api,
+                document: &api,
+            },
+        ];
+        assert_eq!(
+            names(&inheriting, Section::Backend),
+            ["global:forward-request"]
+        );
+        let dropping = [
+            ScopedDocument {
+                scope: Scope::Global,
+                document: &global,
+            },
+            ScopedDocument {
+                scope: Scope::Api,
+                document: &api_without_base,
+            },
+        ];
+        assert!(
+            names(&dropping, Section::Backend).is_empty(),
+            "an empty <backend /> drops the forward-request"
+        );
+    }
+
+    #[test]
+    fn visit_reaches_nested_policies_in_order() {
+        let document = doc(
+            0,
+            r#"<policies><inbound><choose><when condition="@(true)"><set-variable name="a" value="1" /><retry condition="@(false)" count="1" interval="0"><set-variable name="b" value="1" /></retry></when><otherwise><set-variable name="c" value="1" /></otherwise></choose><set-variable name="d" value="1" /></inbound></policies>"#,
+        );
+        let mut seen = Vec::new();
+        visit_policies(
+            &document
+                .section(Section::Inbound)
+                .expect("inbound")
+                .policies,
+            &mut |policy| {
+                seen.push(match policy {
+                    Policy::SetVariable(set) => set.name.as_literal().expect("literal").clone(),
+                    other => other.name().to_string(),
+                });
+            },
+        );
+        assert_eq!(seen, ["choose", "a", "retry", "b", "c", "d"]);
+    }
 }

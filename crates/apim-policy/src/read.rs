@@ -829,7 +829,7 @@ fn list<S: std::fmt::Display>(items: impl Iterator<Item = S>) -> String {
 
 /// Declares a typed element: its struct, its [`ElementSpec`] and its `parse`.
 ///
-/// ```ignore
+/// ```text
 /// element! {
 ///     /// `<set-header>`: sets, appends or deletes a header.
 ///     pub struct SetHeader = "set-header";

@@ -668,7 +668,7 @@ mod tests {
         check_whole(r#"@(context.Request.Headers.GetValueOrDefault("x)", "") == "a" && x < 3)"#);
         check_whole(r#"@(@"C:\path"")""" + "\"(")"#);
         check_whole(r#"@($"{a} and {(b ? "}" : "{")} {c:N2} {{x}} ")"#);
-        check_whole(r#"@($@"{a}""" {{ ")"#);
+        check_whole(r#"@($@"{a}"" {{ ")"#);
         check_whole("@{ var c = ')'; var d = '\\''; /* ) */ // )\n return c; }");
         check_whole(r#"@{ var s = $"{string.Join(",", new[] { "a", "}" })}"; return s; }"#);
         assert_eq!(end_of("@(a) trailing"), Ok(4));
@@ -704,7 +704,12 @@ mod tests {
         assert_eq!(scan.exprs.len(), 2);
         assert_eq!(scan.exprs[0].text, r#"@(x == "a" && y < 3)"#);
         assert_eq!(scan.exprs[1].text, r#"@{ return "<b>"; }"#);
-        assert!(!scan.masked[17..38].contains(['"', '<', '&']));
+        assert!(!scan.masked[17..37].contains(['"', '<', '&']));
+        assert_eq!(
+            &scan.masked[37..38],
+            "\"",
+            "the attribute's own quote stays"
+        );
 
         let escaped = r#"<when condition="@(x == &quot;)&quot; &amp;&amp; y &lt; 3)"/>"#;
         let scan = prescan(FileId(0), escaped);

@@ -196,7 +196,7 @@ fn every_policy_checks_its_attributes_children_and_rules() {
                     );
                     n_checks += 1;
                 }
-                let mut with_value = |value: &str| {
+                let with_value = |value: &str| {
                     let mut mutated = policy.clone();
                     let node = mutated.at(&path);
                     node.attrs.retain(|(name, _)| name != attr.name);

@@ -17,8 +17,8 @@ pub const INFO: PolicyInfo = PolicyInfo {
     doc: "https://learn.microsoft.com/azure/api-management/cache-remove-value-policy",
     sections: &[
         Section::Inbound,
-        Section::Outbound,
         Section::Backend,
+        Section::Outbound,
         Section::OnError,
     ],
     scopes: &[

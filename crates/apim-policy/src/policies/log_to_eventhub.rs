@@ -17,8 +17,8 @@ pub const INFO: PolicyInfo = PolicyInfo {
     doc: "https://learn.microsoft.com/azure/api-management/log-to-eventhub-policy",
     sections: &[
         Section::Inbound,
-        Section::Outbound,
         Section::Backend,
+        Section::Outbound,
         Section::OnError,
     ],
     scopes: &[Scope::Global, Scope::Product, Scope::Api, Scope::Operation],

@@ -105,10 +105,11 @@ pub struct PolicyEntry {
 
 macro_rules! policies {
     ($( $variant:ident => $module:ident :: $ty:ident, )*) => {
-        /// A policy statement, typed.
+        /// A policy statement, typed. Variants are boxed: policy structs differ a lot in size, and a list of
+        /// policies should not pay for the largest one in every slot.
         #[derive(Debug, Clone, PartialEq)]
         pub enum Policy {
-            $( $variant($module::$ty), )*
+            $( $variant(Box<$module::$ty>), )*
             Base(Base),
             /// An unknown element, kept so later stages can point at it; the document has an error.
             Unknown(Unknown),
@@ -119,7 +120,7 @@ macro_rules! policies {
             $( PolicyEntry {
                 spec: &<$module::$ty as Element>::SPEC,
                 info: &$module::INFO,
-                parse: |reader| <$module::$ty as Element>::parse(reader).map(Policy::$variant),
+                parse: |reader| <$module::$ty as Element>::parse(reader).map(|policy| Policy::$variant(Box::new(policy))),
             }, )*
         ];
 
@@ -136,7 +137,7 @@ macro_rules! policies {
             /// Calls `visit` with each policy list nested directly in this policy (`<when>` blocks …).
             pub fn for_each_block<'p>(&'p self, visit: &mut dyn FnMut(&'p [Policy])) {
                 match self {
-                    $( Policy::$variant(policy) => crate::read::Walk::walk(policy, visit), )*
+                    $( Policy::$variant(policy) => crate::read::Walk::walk(policy.as_ref(), visit), )*
                     Policy::Base(_) | Policy::Unknown(_) => {}
                 }
             }

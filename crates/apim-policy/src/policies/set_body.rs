@@ -15,7 +15,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     category: "Transformation",
     summary: "Sets the request or response body from literal text, a C# expression, or a Liquid template.",
     doc: "https://learn.microsoft.com/azure/api-management/set-body-policy",
-    sections: &[Section::Inbound, Section::Outbound, Section::Backend],
+    sections: &[Section::Inbound, Section::Backend, Section::Outbound],
     scopes: &[
         Scope::Global,
         Scope::Workspace,

@@ -15,7 +15,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     category: "Logging",
     summary: "Adds a custom trace entry (message plus optional metadata) to request tracing output, Application Insights and resource logs.",
     doc: "https://learn.microsoft.com/azure/api-management/trace-policy",
-    sections: &[Section::Inbound, Section::Outbound, Section::Backend],
+    sections: &[Section::Inbound, Section::Backend, Section::Outbound],
     scopes: &[
         Scope::Global,
         Scope::Workspace,

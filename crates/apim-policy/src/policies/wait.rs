@@ -15,7 +15,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     category: "Policy control and flow",
     summary: "Runs its immediate child policies in parallel and completes when all (or the first) of them finish.",
     doc: "https://learn.microsoft.com/azure/api-management/wait-policy",
-    sections: &[Section::Inbound, Section::Outbound, Section::Backend],
+    sections: &[Section::Inbound, Section::Backend, Section::Outbound],
     scopes: &[
         Scope::Global,
         Scope::Workspace,
