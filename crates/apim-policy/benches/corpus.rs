@@ -6,29 +6,11 @@ use apim_policy::{ParseOptions, parse};
 use apim_source::FileId;
 use criterion::{Criterion, criterion_group, criterion_main};
 
+#[path = "../tests/support/corpus.rs"]
+mod support;
+
 fn corpus() -> Vec<String> {
-    let dir = std::env::var_os("APIM_EMU_CORPUS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-        });
-    let mut texts = Vec::new();
-    let mut stack = vec![dir];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|ext| ext == "xml")
-                && let Ok(text) = std::fs::read_to_string(&path)
-            {
-                texts.push(text);
-            }
-        }
-    }
+    let mut texts = support::corpus_texts();
     if texts.is_empty() {
         eprintln!("no corpus found: benchmarking the example policies only");
         texts.push(include_str!("../../../policies/foundry-failover/api.xml").to_string());

@@ -454,12 +454,6 @@ fn skip_char_literal<S: CharStream>(chars: &mut S) {
     }
 }
 
-/// Where the scanner is in the XML structure.
-enum State {
-    /// Character data; `fresh` while only whitespace has been seen since the last markup.
-    Text { fresh: bool },
-}
-
 /// Finds expressions and produces the masked text (see the module comment).
 pub fn prescan(file: FileId, text: &str) -> Prescan {
     let bytes = text.as_bytes();
@@ -467,7 +461,8 @@ pub fn prescan(file: FileId, text: &str) -> Prescan {
     let mut exprs = Vec::new();
     let mut diagnostics = Vec::new();
     let mut pos = 0usize;
-    let State::Text { mut fresh } = State::Text { fresh: true };
+    // Only whitespace seen since the last markup: an expression may start here.
+    let mut fresh = true;
     while pos < bytes.len() {
         let byte = bytes[pos];
         if byte == b'<' {

@@ -57,11 +57,6 @@ impl XmlElement {
             _ => None,
         })
     }
-
-    /// The start tag only (for labels that should not underline a whole block).
-    pub fn start_tag_span(&self) -> Span {
-        self.name_span.clone()
-    }
 }
 
 /// Reads the masked text into a tree. On a syntax error the tree read so far is dropped: `None`.

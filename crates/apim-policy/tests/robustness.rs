@@ -21,30 +21,11 @@ fn parse_everything(text: &str) {
     }
 }
 
+#[path = "support/corpus.rs"]
+mod support;
+
 fn corpus_texts() -> Vec<String> {
-    let dir = std::env::var_os("APIM_EMU_CORPUS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-        });
-    let mut texts = Vec::new();
-    let mut stack = vec![dir];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|ext| ext == "xml")
-                && let Ok(text) = std::fs::read_to_string(&path)
-            {
-                texts.push(text);
-            }
-        }
-    }
-    texts.sort();
+    let mut texts = support::corpus_texts();
     if texts.is_empty() {
         eprintln!(
             "SKIPPED mutated-corpus cases: no corpus at ../shared/corpus and APIM_EMU_CORPUS is not set"
@@ -133,7 +114,8 @@ proptest! {
         file_idx in any::<prop::sample::Index>(),
         edits in prop::collection::vec((any::<prop::sample::Index>(), 0usize..40, tricky_text()), 1..6),
     ) {
-        let texts = corpus_texts();
+        static TEXTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        let texts = TEXTS.get_or_init(corpus_texts);
         let mut text = texts[file_idx.index(texts.len())].clone();
         for (at, n_delete, insert) in edits {
             let mut start = at.index(text.len() + 1);
