@@ -229,7 +229,10 @@ impl<'c, 'a> ElementReader<'c, 'a> {
                 self.fail(diagnostic);
                 continue;
             }
-            let known = self.spec.attr(&attr.name).is_some()
+            // Foreign markup such as `<xsl:stylesheet>` inside `<xsl-transform>` follows its own schema.
+            let foreign = self.element.name.contains(':');
+            let known = foreign
+                || self.spec.attr(&attr.name).is_some()
                 || (is_policy && attr.name == "id")
                 || attr.name.starts_with("xmlns")
                 || attr.name.contains(':');

@@ -77,6 +77,8 @@ pub fn read_tree(
     let mut reader = quick_xml::Reader::from_str(masked);
     let config = reader.config_mut();
     config.allow_dangling_amp = true;
+    // Azure: APIM reads policies with .NET's XML reader, which rejects `--` inside a comment.
+    config.check_comments = true;
     config.check_end_names = false;
     config.allow_unmatched_ends = true;
     config.expand_empty_elements = false;
@@ -91,12 +93,19 @@ pub fn read_tree(
             Ok(event) => event,
             Err(error) => {
                 let at = reader.error_position() as usize;
-                diagnostics.push(Diagnostic::error(
+                let message = describe_xml_error(&error);
+                let mut diagnostic = Diagnostic::error(
                     Code::XmlSyntax,
-                    format!("malformed XML: {}", describe_xml_error(&error)),
+                    format!("malformed XML: {message}"),
                     span(at, (at + 1).min(masked.len())),
                     "here",
-                ));
+                );
+                if message.contains("in a comment") {
+                    diagnostic = diagnostic.with_help(
+                        "XML comments may not contain `--` (check for a comment left open before the next `<!--`)",
+                    );
+                }
+                diagnostics.push(diagnostic);
                 return None;
             }
         };
