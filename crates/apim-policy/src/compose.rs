@@ -152,15 +152,7 @@ pub fn check_includes(
         if let DocumentKind::Fragment(policies) = &document.kind {
             visit_policies(policies, &mut |policy| {
                 if let Policy::IncludeFragment(include) = policy {
-                    diagnostics.push(
-                        Diagnostic::error(
-                            Code::FragmentNesting,
-                            "a fragment cannot include another fragment",
-                            include.name_span.clone(),
-                            "nested include",
-                        )
-                        .with_help("APIM splices fragments as they are and does not resolve includes inside them"),
-                    );
+                    diagnostics.push(nested_include(&include.name_span));
                 }
             });
         }
@@ -250,16 +242,21 @@ fn check_one_include(
     visit_policies(policies, &mut |policy| {
         if let Policy::IncludeFragment(nested) = policy {
             diagnostics.push(
-                Diagnostic::error(
-                    Code::FragmentNesting,
-                    "a fragment cannot include another fragment",
-                    nested.name_span.clone(),
-                    "nested include",
-                )
-                .with_secondary(span.clone(), format!("fragment `{id}` is included here")),
+                nested_include(&nested.name_span)
+                    .with_secondary(span.clone(), format!("fragment `{id}` is included here")),
             );
         }
     });
+}
+
+fn nested_include(span: &Span) -> Diagnostic {
+    Diagnostic::error(
+        Code::FragmentNesting,
+        "a fragment cannot include another fragment",
+        span.clone(),
+        "nested include",
+    )
+    .with_help("APIM splices fragments as they are and does not resolve includes inside them")
 }
 
 #[cfg(test)]
