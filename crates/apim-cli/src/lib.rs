@@ -2,5 +2,6 @@
 //!
 //! Only this crate turns diagnostics into text, uses `anyhow`, and decides exit codes.
 
+pub mod eval;
 pub mod render;
 pub mod validate;

@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 problems found (validation errors), 2 usage, I/O or internal error.
 
-use apim_cli::{render, validate};
+use apim_cli::{eval, render, validate};
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -34,6 +34,47 @@ enum Command {
     /// Check policy XML files the way APIM reads them and report every problem.
     #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(ValidateArgs),
+    /// Evaluate one policy expression (`@(...)` or `@{...}`) against a JSON context and print its value as JSON.
+    #[command(after_help = EVAL_EXAMPLES)]
+    Eval(EvalArgs),
+}
+
+const EVAL_EXAMPLES: &str = "\
+Examples:
+  apim-emu eval '@(1 + 2)'
+  apim-emu eval --context ctx.json '@(context.Response.StatusCode == 429)'
+  apim-emu eval --context ctx.json --explain '@(context.Response != null && context.Response.StatusCode >= 500)'
+
+The context file is JSON: {\"request\": {\"method\", \"url\", \"originalUrl\", \"headers\": {\"Name\": \"v\" | [\"v1\", \"v2\"]},
+\"body\", \"ipAddress\", \"matchedParameters\"}, \"response\": {\"statusCode\", \"statusReason\", \"headers\", \"body\"},
+\"variables\": {name: JSON value}, \"lastError\", \"api\", \"operation\", \"product\", \"subscription\", \"user\",
+\"deployment\", \"timestamp\", \"elapsedMilliseconds\", \"requestId\"}. No \"response\" means context.Response is null.
+
+Exit status: 0 value printed, 1 the expression is invalid or threw (`ExceptionType: message` on stderr),
+2 usage or I/O error.";
+
+#[derive(Debug, clap::Args)]
+struct EvalArgs {
+    /// The expression, exactly as written in a policy: `@( expression )` or `@{ statements }`.
+    #[arg(value_name = "EXPR")]
+    expression: String,
+
+    /// JSON file describing `context` (see below); without it, a GET request and no response.
+    #[arg(long, value_name = "FILE")]
+    context: Option<PathBuf>,
+
+    /// A named value for `{{NAME}}` references (repeatable), substituted before compiling.
+    #[arg(long = "named-value", value_name = "NAME=VALUE", value_parser = parse_named_value)]
+    named_values: Vec<(String, String)>,
+
+    /// Print every member access, call, operator and cast with its value to stderr, in evaluation order.
+    #[arg(long)]
+    explain: bool,
+
+    /// `context.Variables[name]` of a missing name throws KeyNotFoundException (plain .NET) instead of
+    /// returning null (what Microsoft's policy toolkit says APIM does).
+    #[arg(long)]
+    strict_variables: bool,
 }
 
 const VALIDATE_EXAMPLES: &str = "\
@@ -97,6 +138,17 @@ fn main() -> ExitCode {
             strict: args.strict,
             style: render::Style { color },
         }),
+        Command::Eval(args) => eval::run(
+            &eval::Options {
+                expression: args.expression,
+                context: args.context,
+                named_values: args.named_values,
+                explain: args.explain,
+                strict_variables: args.strict_variables,
+            },
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        ),
     };
     match result {
         Ok(code) => ExitCode::from(code),
