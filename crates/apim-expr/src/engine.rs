@@ -403,16 +403,10 @@ impl Engine {
                     return Err(ExprError::syntax(0..text.len(), "empty expression"));
                 }
                 let e = parse::parse_expression(text, code.clone())?;
-                let hoisted = {
-                    let mut names = Vec::new();
-                    collect(&e, &mut names);
-                    names
-                };
                 let body = tr.stmt(&crate::ast::Stmt {
                     kind: crate::ast::StmtKind::Return(Some(e)),
                     range: code.clone(),
                 })?;
-                let _ = hoisted;
                 body
             }
             Kind::Block => {
@@ -552,8 +546,6 @@ impl Engine {
         }
     }
 }
-
-fn collect(_e: &crate::ast::Expr, _out: &mut Vec<String>) {}
 
 /// Unwraps errors raised inside lambdas (Rhai wraps them once per closure call).
 fn innermost(e: EvalAltResult) -> (EvalAltResult, Position) {
