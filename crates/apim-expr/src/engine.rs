@@ -403,11 +403,10 @@ impl Engine {
                     return Err(ExprError::syntax(0..text.len(), "empty expression"));
                 }
                 let e = parse::parse_expression(text, code.clone())?;
-                let body = tr.stmt(&crate::ast::Stmt {
+                tr.stmt(&crate::ast::Stmt {
                     kind: crate::ast::StmtKind::Return(Some(e)),
                     range: code.clone(),
-                })?;
-                body
+                })?
             }
             Kind::Block => {
                 let stmts = parse::parse_block(text, code.clone())?;
