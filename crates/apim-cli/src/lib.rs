@@ -3,5 +3,6 @@
 //! Only this crate turns diagnostics into text, uses `anyhow`, and decides exit codes.
 
 pub mod eval;
+pub mod expressions;
 pub mod render;
 pub mod validate;

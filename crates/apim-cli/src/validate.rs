@@ -158,6 +158,7 @@ pub fn check(options: &Options) -> anyhow::Result<Report> {
             .collect::<HashMap<_, _>>(),
         strict: options.strict,
     };
+    let engine = apim_expr::Engine::default();
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     for input in inputs {
@@ -176,6 +177,12 @@ pub fn check(options: &Options) -> anyhow::Result<Report> {
                 let file = sources.add(name.clone(), text);
                 let parsed = apim_policy::parse(file, &sources.file(file).text, &parse_options);
                 let mut diagnostics = parsed.diagnostics;
+                diagnostics.extend(crate::expressions::check(
+                    &engine,
+                    &parsed.expressions,
+                    &parse_options.named_values,
+                ));
+                diagnostics.sort_by_key(|diagnostic| diagnostic.primary.span.start());
                 let kind = match &parsed.document {
                     Some(document) => {
                         diagnostics.extend(check_includes(

@@ -197,6 +197,36 @@ pub fn parse_jwt(s: &str) -> Option<Dynamic> {
     ))
 }
 
+/// What `get-authorization-context` stores in its variable (APIM's `Authorization` interface): the
+/// credential manager's access token and the claims of the connection.
+pub fn authorization(access_token: &str, claims: Vec<(String, String)>) -> Dynamic {
+    let mut d = Dict::new(false, "dictionary");
+    for (k, v) in claims {
+        let key = d.key(&string(&k));
+        d.map.insert(key, (string(&k), string(&v)));
+    }
+    record(
+        "Authorization",
+        vec![
+            ("AccessToken", string(access_token)),
+            ("Claims", obj(Obj::Dict(shared(d)))),
+        ],
+    )
+}
+
+/// `context.Variables[name] = value` from outside an expression (what `set-variable` and other policies
+/// do between expressions).
+pub fn set_variable(context: &Dynamic, name: &str, value: Dynamic) {
+    if let Some(Obj::Record(r)) = context.read_lock::<Obj>().map(|o| o.clone())
+        && let Some(vars) = r.get("Variables")
+        && let Some(Obj::Dict(d)) = vars.read_lock::<Obj>().map(|o| o.clone())
+    {
+        let mut d = d.lock();
+        let key = d.key(&string(name));
+        d.map.insert(key, (string(name), value));
+    }
+}
+
 /// `string.AsBasic()`: `Basic base64(user:password)`; null when not a Basic credential.
 pub fn parse_basic(s: &str) -> Option<Dynamic> {
     let rest = s.trim();

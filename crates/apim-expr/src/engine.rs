@@ -47,6 +47,8 @@ pub struct Compiled {
     traced: Vec<(Range, &'static str)>,
     whole: Range,
     script: String,
+    /// Bracket nesting of the generated script: how deep Rhai recurses on it.
+    depth: usize,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -55,6 +57,14 @@ impl std::fmt::Debug for Compiled {
             .field("kind", &self.kind)
             .field("script", &self.script)
             .finish()
+    }
+}
+
+impl Drop for Compiled {
+    fn drop(&mut self) {
+        // Dropping a deep Rhai AST recurses as deep as evaluating it: do it where the stack has room.
+        let ast = std::mem::replace(&mut self.ast, Arc::new(rhai::AST::empty()));
+        crate::stack::guard_depth(self.depth, move || drop(ast));
     }
 }
 
@@ -78,6 +88,11 @@ impl Context {
     pub fn from_json(v: &serde_json::Value, env: &Environment) -> Result<Context, String> {
         context::context_from_json(v, env).map(Context)
     }
+
+    /// Sets `context.Variables[name]`, as `set-variable` and `get-authorization-context` do.
+    pub fn set_variable(&self, name: &str, value: Value) {
+        context::set_variable(&self.0, name, value.0);
+    }
 }
 
 /// A value an expression produced.
@@ -91,6 +106,11 @@ impl std::fmt::Debug for Value {
 }
 
 impl Value {
+    /// What `get-authorization-context` stores: APIM's `Authorization` (`AccessToken`, `Claims`).
+    pub fn authorization(access_token: &str, claims: Vec<(String, String)>) -> Value {
+        Value(context::authorization(access_token, claims))
+    }
+
     /// The JSON the oracle prints: strings (and Guid, TimeSpan, Uri, char) quoted, numbers, bool, null,
     /// dates in round-trip format, JToken as compact JSON, other sequences as arrays.
     pub fn to_json(&self) -> String {
@@ -181,8 +201,9 @@ impl Engine {
         e.set_max_call_levels(limits.max_call_levels);
         e.set_max_string_size(limits.max_string_size);
         e.set_max_array_size(limits.max_array_size);
-        // Generated nesting is a small multiple of the C# nesting, which the parser limits.
-        e.set_max_expr_depths(1024, 512);
+        // Generated nesting is a small multiple of the C# nesting (the parser limits that) or of the length
+        // of a flat `&&` chain. The stack Rhai needs for it is reserved by `stack::guard_depth`.
+        e.set_max_expr_depths(4096, 4096);
         e.set_optimization_level(rhai::OptimizationLevel::None);
         e.register_iterator::<Array>();
         e.on_print(|_| {});
@@ -317,11 +338,8 @@ impl Engine {
                     "Arithmetic operation resulted in an overflow.",
                 ));
             }
-            if n > 1 << 20 {
-                return Err(throw(
-                    "OutOfMemoryException",
-                    "Array dimensions exceeded supported range.",
-                ));
+            if n > crate::value::MAX_ITEMS {
+                return Err(crate::value::sandbox_limit("an array length", n));
             }
             Ok(seq(
                 SeqKind::Array,
@@ -390,6 +408,12 @@ impl Engine {
     }
 
     fn compile_with(&self, text: &str, explain: bool) -> Result<Compiled, ExprError> {
+        // Every level of the C# syntax tree takes at least one byte of text, so its depth (which building,
+        // translating and dropping it recurse on) is bounded by the length; reserve the stack for that.
+        crate::stack::guard_bytes(text.len(), || self.compile_inner(text, explain))
+    }
+
+    fn compile_inner(&self, text: &str, explain: bool) -> Result<Compiled, ExprError> {
         let (kind, code) = split(text).ok_or_else(|| {
             ExprError::syntax(
                 0..text.len().min(2),
@@ -419,7 +443,8 @@ impl Engine {
                 tr.block_body(&stmts)?
             }
         };
-        let ast = self.rhai.compile(&script).map_err(|e| {
+        let depth = crate::stack::nesting(&script);
+        let ast = crate::stack::guard_depth(depth, || self.rhai.compile(&script)).map_err(|e| {
             let kind = if matches!(e.err_type(), rhai::ParseErrorType::ExprTooDeep) {
                 ErrorKind::Limit
             } else {
@@ -445,6 +470,7 @@ impl Engine {
             traced: tr.traced,
             whole: 0..text.len(),
             script,
+            depth,
         })
     }
 
@@ -459,7 +485,9 @@ impl Engine {
         let mut scope = Scope::new();
         scope.push_constant_dynamic("ctx", ctx.0.clone());
         let ast = compiled.explain_ast.as_deref().unwrap_or(&compiled.ast);
-        match self.rhai.eval_ast_with_scope::<Dynamic>(&mut scope, ast) {
+        match crate::stack::guard_depth(compiled.depth, || {
+            self.rhai.eval_ast_with_scope::<Dynamic>(&mut scope, ast)
+        }) {
             Ok(v) => Ok(Value(v)),
             Err(e) => Err(self.error(compiled, *e)),
         }

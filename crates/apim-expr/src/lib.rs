@@ -7,13 +7,16 @@
 
 mod ast;
 mod context;
+mod crypto;
 mod engine;
 mod format;
+mod implemented;
 mod json;
 mod lex;
 mod members;
 mod parse;
 mod runtime;
+mod stack;
 mod statics;
 mod translate;
 mod value;

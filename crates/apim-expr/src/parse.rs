@@ -7,7 +7,7 @@ use crate::{ExprError, Range};
 
 /// Deepest nesting of expressions and statements the parser accepts. Real policies nest a few levels;
 /// long `&&` chains are flat loops here and do not count against it.
-pub const MAX_DEPTH: usize = 128;
+pub const MAX_DEPTH: usize = 256;
 
 const PREDEFINED: &[&str] = &[
     "bool", "byte", "char", "decimal", "double", "float", "int", "long", "object", "sbyte",
@@ -316,15 +316,30 @@ impl<'s> Parser<'s> {
     }
 
     pub fn stmt(&mut self) -> Result<Stmt, ExprError> {
-        self.enter()?;
-        let r = self.stmt_inner();
-        self.leave();
-        r
+        crate::stack::guard(|| {
+            self.enter()?;
+            let r = self.stmt_inner();
+            self.leave();
+            r
+        })
     }
 
     fn stmt_inner(&mut self) -> Result<Stmt, ExprError> {
         let start = self.range().start;
         let kind = if self.is("{") {
+            StmtKind::Block(self.block()?)
+        } else if (self.is_kw("checked") || self.is_kw("unchecked"))
+            && matches!(self.nth(1), Tok::Punct("{"))
+        {
+            // Azure: C# arithmetic on non-constant values is unchecked by default, so `unchecked { }` is a
+            // plain block; `checked` would need overflow exceptions on every operation inside.
+            if self.is_kw("checked") {
+                return Err(ExprError::unsupported(
+                    self.range(),
+                    "`checked` blocks (arithmetic that throws on overflow) are not supported yet",
+                ));
+            }
+            self.i += 1;
             StmtKind::Block(self.block()?)
         } else if self.eat(";") {
             StmtKind::Empty
@@ -405,6 +420,15 @@ impl<'s> Parser<'s> {
             }
         } else if self.eat_kw("foreach") {
             self.expect("(")?;
+            if matches!(self.tok(), Tok::Ident(w) if w == "void")
+                && matches!(self.nth(1), Tok::Ident(_))
+                && matches!(self.nth(2), Tok::Punct("("))
+            {
+                return Err(ExprError::unsupported(
+                    self.range().start..self.toks[self.i + 1].range.end,
+                    "local functions are not supported yet; inline the code",
+                ));
+            }
             let ty = if self.is_kw("var") && matches!(self.nth(1), Tok::Ident(_)) {
                 self.i += 1;
                 None
@@ -502,6 +526,15 @@ impl<'s> Parser<'s> {
     fn try_local(&mut self) -> Result<Option<Stmt>, ExprError> {
         let save = self.i;
         let start = self.range().start;
+        if matches!(self.tok(), Tok::Ident(w) if w == "void")
+            && matches!(self.nth(1), Tok::Ident(_))
+            && matches!(self.nth(2), Tok::Punct("("))
+        {
+            return Err(ExprError::unsupported(
+                self.range().start..self.toks[self.i + 1].range.end,
+                "local functions are not supported yet; inline the code",
+            ));
+        }
         let ty = if self.is_kw("var") && matches!(self.nth(1), Tok::Ident(_)) {
             self.i += 1;
             None
@@ -513,6 +546,15 @@ impl<'s> Parser<'s> {
                 None => return Ok(None),
             }
         };
+        if ty.is_some()
+            && matches!(self.tok(), Tok::Ident(w) if !is_reserved(w))
+            && matches!(self.nth(1), Tok::Punct("("))
+        {
+            return Err(ExprError::unsupported(
+                start..self.range().end,
+                "local functions are not supported yet; inline the code",
+            ));
+        }
         let is_decl = matches!(self.tok(), Tok::Ident(w) if !is_reserved(w))
             && matches!(self.nth(1), Tok::Punct("=" | ";" | ","))
             || matches!(self.tok(), Tok::Ident(w) if !is_reserved(w)) && self.is_kw_at(1, "in");
@@ -649,10 +691,12 @@ impl<'s> Parser<'s> {
     // ----- expressions -----
 
     pub fn expr(&mut self) -> Result<Expr, ExprError> {
-        self.enter()?;
-        let r = self.assignment();
-        self.leave();
-        r
+        crate::stack::guard(|| {
+            self.enter()?;
+            let r = self.assignment();
+            self.leave();
+            r
+        })
     }
 
     fn assignment(&mut self) -> Result<Expr, ExprError> {
@@ -1368,7 +1412,11 @@ impl<'s> Parser<'s> {
                         range: start..self.prev_end(),
                     })
                 }
-                "checked" | "unchecked" if matches!(self.nth(1), Tok::Punct("(")) => {
+                "checked" if matches!(self.nth(1), Tok::Punct("(")) => Err(ExprError::unsupported(
+                    self.range(),
+                    "`checked(…)` (arithmetic that throws on overflow) is not supported yet",
+                )),
+                "unchecked" if matches!(self.nth(1), Tok::Punct("(")) => {
                     self.i += 2;
                     let e = self.expr()?;
                     self.expect(")")?;

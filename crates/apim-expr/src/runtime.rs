@@ -906,6 +906,10 @@ pub fn is_instance(v: &Dynamic, ty: &str) -> bool {
                 r.ty == short
                     || (r.ty == "Response" && short == "IResponse")
                     || r.ty.trim_start_matches('I') == short.trim_start_matches('I')
+                    || (crate::crypto::is_hasher(r.ty)
+                        && (short == "HashAlgorithm"
+                            || (r.ty.starts_with("HMAC")
+                                && matches!(short, "HMAC" | "KeyedHashAlgorithm"))))
             }
             (Obj::Body(_), "IMessageBody") => true,
             (Obj::Enum(e), t) => t.ends_with(e.ty),

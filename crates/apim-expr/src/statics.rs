@@ -17,6 +17,8 @@ pub enum Allowed {
     All,
     /// Only the listed members (System.DateTime, System.Enum).
     Only(&'static [&'static str]),
+    /// Every member but the listed ones.
+    Except(&'static [&'static str]),
     /// Not usable at all.
     No,
 }
@@ -129,11 +131,131 @@ pub const TYPES: &[(&str, Allowed)] = &[
     ("System.Text.RegularExpressions.Group", Allowed::All),
     ("System.Net.WebUtility", Allowed::All),
     ("System.Net.IPAddress", Allowed::All),
-    ("System.Security.Cryptography.SHA256", Allowed::All),
+    (
+        "System.Security.Cryptography.AsymmetricAlgorithm",
+        Allowed::All,
+    ),
+    ("System.Security.Cryptography.CipherMode", Allowed::All),
+    ("System.Security.Cryptography.HashAlgorithm", Allowed::All),
+    (
+        "System.Security.Cryptography.HashAlgorithmName",
+        Allowed::All,
+    ),
+    ("System.Security.Cryptography.HMAC", Allowed::All),
+    ("System.Security.Cryptography.HMACMD5", Allowed::All),
+    ("System.Security.Cryptography.HMACSHA1", Allowed::All),
     ("System.Security.Cryptography.HMACSHA256", Allowed::All),
-    ("System.Xml.Linq.XDocument", Allowed::All),
+    ("System.Security.Cryptography.HMACSHA384", Allowed::All),
+    ("System.Security.Cryptography.HMACSHA512", Allowed::All),
+    (
+        "System.Security.Cryptography.KeyedHashAlgorithm",
+        Allowed::All,
+    ),
+    ("System.Security.Cryptography.MD5", Allowed::All),
+    (
+        "System.Security.Cryptography.MD5CryptoServiceProvider",
+        Allowed::All,
+    ),
+    ("System.Security.Cryptography.Oid", Allowed::All),
+    ("System.Security.Cryptography.PaddingMode", Allowed::All),
+    (
+        "System.Security.Cryptography.RNGCryptoServiceProvider",
+        Allowed::All,
+    ),
+    ("System.Security.Cryptography.RSA", Allowed::All),
+    (
+        "System.Security.Cryptography.RSAEncryptionPadding",
+        Allowed::All,
+    ),
+    (
+        "System.Security.Cryptography.RSASignaturePadding",
+        Allowed::All,
+    ),
+    ("System.Security.Cryptography.SHA1", Allowed::All),
+    ("System.Security.Cryptography.SHA1Managed", Allowed::All),
+    ("System.Security.Cryptography.SHA256", Allowed::All),
+    ("System.Security.Cryptography.SHA256Managed", Allowed::All),
+    ("System.Security.Cryptography.SHA384", Allowed::All),
+    ("System.Security.Cryptography.SHA384Managed", Allowed::All),
+    ("System.Security.Cryptography.SHA512", Allowed::All),
+    ("System.Security.Cryptography.SHA512Managed", Allowed::All),
+    (
+        "System.Security.Cryptography.SymmetricAlgorithm",
+        Allowed::All,
+    ),
+    (
+        "System.Security.Cryptography.X509Certificates.PublicKey",
+        Allowed::All,
+    ),
+    (
+        "System.Security.Cryptography.X509Certificates.RSACertificateExtensions",
+        Allowed::All,
+    ),
+    (
+        "System.Security.Cryptography.X509Certificates.X500DistinguishedName",
+        Allowed::All,
+    ),
+    (
+        "System.Security.Cryptography.X509Certificates.X509Certificate",
+        Allowed::All,
+    ),
+    (
+        "System.Security.Cryptography.X509Certificates.X509Certificate2",
+        Allowed::All,
+    ),
+    (
+        "System.Security.Cryptography.X509Certificates.X509ContentType",
+        Allowed::All,
+    ),
+    (
+        "System.Security.Cryptography.X509Certificates.X509NameType",
+        Allowed::All,
+    ),
+    ("System.Xml.Linq.Extensions", Allowed::All),
+    ("System.Xml.Linq.XAttribute", Allowed::All),
+    ("System.Xml.Linq.XCData", Allowed::All),
+    ("System.Xml.Linq.XComment", Allowed::All),
+    ("System.Xml.Linq.XContainer", Allowed::All),
+    ("System.Xml.Linq.XDeclaration", Allowed::All),
+    ("System.Xml.Linq.XDocumentType", Allowed::All),
     ("System.Xml.Linq.XElement", Allowed::All),
-    ("Newtonsoft.Json.JsonConvert", Allowed::All),
+    ("System.Xml.Linq.XName", Allowed::All),
+    ("System.Xml.Linq.XNamespace", Allowed::All),
+    ("System.Xml.Linq.XNode", Allowed::All),
+    ("System.Xml.Linq.XNodeDocumentOrderComparer", Allowed::All),
+    ("System.Xml.Linq.XNodeEqualityComparer", Allowed::All),
+    ("System.Xml.Linq.XObject", Allowed::All),
+    ("System.Xml.Linq.XProcessingInstruction", Allowed::All),
+    ("System.Xml.Linq.XText", Allowed::All),
+    // Azure: XDocument "all except Load".
+    ("System.Xml.Linq.XDocument", Allowed::Except(&["Load"])),
+    ("System.Xml.XmlNodeType", Allowed::All),
+    ("System.IO.StringReader", Allowed::All),
+    ("System.IO.StringWriter", Allowed::All),
+    ("System.TimeZone", Allowed::All),
+    ("System.TimeZoneInfo", Allowed::All),
+    ("System.Collections.Generic.ISet", Allowed::All),
+    ("System.Collections.Generic.IEnumerator", Allowed::All),
+    (
+        "System.Text.RegularExpressions.GroupCollection",
+        Allowed::All,
+    ),
+    (
+        "System.Text.RegularExpressions.CaptureCollection",
+        Allowed::All,
+    ),
+    ("System.Text.RegularExpressions.Capture", Allowed::All),
+    (
+        "System.Text.RegularExpressions.MatchCollection",
+        Allowed::All,
+    ),
+    ("Newtonsoft.Json.Linq.JConstructor", Allowed::All),
+    ("Newtonsoft.Json.Linq.JRaw", Allowed::All),
+    ("Newtonsoft.Json.Linq.Extensions", Allowed::All),
+    (
+        "Newtonsoft.Json.JsonConvert",
+        Allowed::Only(&["SerializeObject", "DeserializeObject"]),
+    ),
     ("Newtonsoft.Json.Formatting", Allowed::All),
     ("Newtonsoft.Json.Linq.JToken", Allowed::All),
     ("Newtonsoft.Json.Linq.JObject", Allowed::All),
@@ -149,6 +271,7 @@ pub const TYPES: &[(&str, Allowed)] = &[
     ("IUrl", Allowed::All),
     ("Jwt", Allowed::All),
     ("BasicAuthCredentials", Allowed::All),
+    ("Authorization", Allowed::All),
     ("IContext", Allowed::All),
     // Refused by APIM: a located load-time error names them.
     ("System.IO.File", Allowed::No),
@@ -178,6 +301,8 @@ const USINGS: &[&str] = &[
     "System.Xml.Linq.",
     "System.Net.",
     "System.Security.Cryptography.",
+    "System.Security.Cryptography.X509Certificates.",
+    "System.Xml.",
     "System.IO.",
     "System.Threading.",
     "System.Threading.Tasks.",
@@ -1367,11 +1492,14 @@ pub fn static_call(
         }
         ("System.Linq.Enumerable", "Range") => {
             let (start, count) = (int_of(&a(0), "start")?, int_of(&a(1), "count")?);
-            if !(0..=1_000_000).contains(&count) {
+            if count < 0 || start + count - 1 > i64::from(i32::MAX) {
                 return Err(arg_out_of_range(
                     "count",
                     "Specified argument was out of the range of valid values.",
                 ));
+            }
+            if count > MAX_ITEMS {
+                return Err(sandbox_limit("Enumerable.Range count", count));
             }
             seq(
                 SeqKind::Enumerable,
@@ -1380,13 +1508,52 @@ pub fn static_call(
         }
         ("System.Linq.Enumerable", "Repeat") => {
             let count = int_of(&a(1), "count")?;
-            if !(0..=1_000_000).contains(&count) {
+            if count < 0 {
                 return Err(arg_out_of_range(
                     "count",
                     "Specified argument was out of the range of valid values.",
                 ));
             }
+            if count > MAX_ITEMS {
+                return Err(sandbox_limit("Enumerable.Repeat count", count));
+            }
             seq(SeqKind::Enumerable, vec![a(0); count as usize])
+        }
+        ("System.Array", "Copy") => {
+            // Copy(source, destination, length) or Copy(source, sourceIndex, destination, destinationIndex, length).
+            let (src, from, dst, to, len) = if args.len() >= 5 {
+                (
+                    a(0),
+                    int_of(&a(1), "sourceIndex")?,
+                    a(2),
+                    int_of(&a(3), "destinationIndex")?,
+                    int_of(&a(4), "length")?,
+                )
+            } else {
+                (a(0), 0, a(1), 0, int_of(&a(2), "length")?)
+            };
+            if src.is_unit() {
+                return Err(arg_null("sourceArray"));
+            }
+            if dst.is_unit() {
+                return Err(arg_null("destinationArray"));
+            }
+            let source = items(&src)?;
+            if from < 0 || to < 0 || len < 0 {
+                return Err(arg_out_of_range("length", "Non-negative number required."));
+            }
+            let (from, to, len) = (from as usize, to as usize, len as usize);
+            let dst_len = items(&dst)?.len();
+            if from + len > source.len() || to + len > dst_len {
+                return Err(throw(
+                    "ArgumentException",
+                    "Destination array was not long enough. Check the destination index, length, and the array's lower bounds.",
+                ));
+            }
+            for (k, item) in source[from..from + len].iter().enumerate() {
+                index_set(&dst, &[int((to + k) as i32)], item.clone())?;
+            }
+            Dynamic::UNIT
         }
         ("System.Linq.Enumerable", "Empty") | ("System.Array", "Empty") => seq(
             if ty == "System.Array" {
@@ -1408,9 +1575,14 @@ pub fn static_call(
                 .collect::<Vec<_>>()
                 .join("-"),
         ),
-        ("System.Security.Cryptography.SHA256", "Create") => {
-            record("SHA256", vec![("Algorithm", string("SHA256"))])
-        }
+        (
+            "System.Security.Cryptography.MD5"
+            | "System.Security.Cryptography.SHA1"
+            | "System.Security.Cryptography.SHA256"
+            | "System.Security.Cryptography.SHA384"
+            | "System.Security.Cryptography.SHA512",
+            "Create",
+        ) if args.is_empty() => crate::crypto::hasher(short(ty), None)?,
         _ => return Err(not_implemented(format!("'{ty}.{name}'"))),
     })
 }
@@ -1466,6 +1638,26 @@ pub fn construct(ctx: &NativeCallContext, ty: &str, targs: &str, args: &[Dynamic
             obj(Obj::Dict(shared(d)))
         }
         "System.Collections.Generic.KeyValuePair" => obj(Obj::KeyValue(Arc::new((a(0), a(1))))),
+        "System.String" => match (kind(&a(0)), args.len()) {
+            (K::Char(c), 2) => {
+                let n = int_of(&a(1), "count")?;
+                if n < 0 {
+                    return Err(arg_out_of_range("count", "Non-negative number required."));
+                }
+                if n > MAX_CHARS {
+                    return Err(sandbox_limit("a string length", n));
+                }
+                string(std::iter::repeat_n(c, n as usize).collect::<String>())
+            }
+            (K::Null, 1) => string(""),
+            (_, 1) => string(
+                items(&a(0))?
+                    .iter()
+                    .filter_map(|c| c.as_char().ok())
+                    .collect::<String>(),
+            ),
+            _ => return Err(not_implemented("this `new string(…)` overload")),
+        },
         "System.Text.StringBuilder" => obj(Obj::StringBuilder(shared(
             str_of(&a(0)).map(|s| s.to_string()).unwrap_or_default(),
         ))),
@@ -1636,6 +1828,22 @@ pub fn construct(ctx: &NativeCallContext, ty: &str, targs: &str, args: &[Dynamic
                 _ => JToken::Value(JValue::Null),
             })?)
         }
+        "System.Security.Cryptography.HMACMD5"
+        | "System.Security.Cryptography.HMACSHA1"
+        | "System.Security.Cryptography.HMACSHA256"
+        | "System.Security.Cryptography.HMACSHA384"
+        | "System.Security.Cryptography.HMACSHA512" => {
+            let key = match kind(&a(0)) {
+                K::Null => None,
+                _ => Some(bytes_of(&a(0))?),
+            };
+            crate::crypto::hasher(short(base), key)?
+        }
+        "System.Security.Cryptography.MD5CryptoServiceProvider"
+        | "System.Security.Cryptography.SHA1Managed"
+        | "System.Security.Cryptography.SHA256Managed"
+        | "System.Security.Cryptography.SHA384Managed"
+        | "System.Security.Cryptography.SHA512Managed" => crate::crypto::hasher(short(base), None)?,
         t if t.ends_with("Exception") => obj(Obj::Exception(Arc::new(Exception {
             ty: short(t).to_string(),
             message: str_of(&a(0))

@@ -4,6 +4,7 @@
 //! Type names are resolved and checked against APIM's allow-list here, at load time.
 
 use crate::ast::*;
+use crate::implemented;
 use crate::statics::{Allowed, allowed, is_namespace_prefix, resolve_type};
 use crate::{ExprError, Range};
 use std::collections::HashSet;
@@ -71,6 +72,28 @@ pub fn rhai_string(s: &str) -> String {
 }
 
 /// The canonical name of a written type, checked against APIM's allow-list.
+/// Allowed by APIM but not implemented by apim-emu: a load-time error, never a surprise at run time.
+fn not_implemented(range: &Range, ty: &str, name: &str) -> ExprError {
+    let what = if ty.is_empty() {
+        format!("a member named `{name}` on any type")
+    } else {
+        format!("`{}.{name}`", ty.rsplit('.').next().unwrap_or(ty))
+    };
+    ExprError::unsupported(
+        range.clone(),
+        format!("apim-emu does not implement {what} yet"),
+    )
+}
+
+/// Whether `Type.Name` (a property, field or enum member) is implemented: asked of the runtime itself,
+/// which needs no request for these.
+fn static_get_implemented(ty: &str, name: &str) -> bool {
+    match crate::statics::static_get(ty, name) {
+        Ok(_) => true,
+        Err(e) => !crate::value::is_not_implemented(&e),
+    }
+}
+
 pub fn check_type(t: &TypeRef) -> Result<String, ExprError> {
     let base = match resolve_type(&t.name) {
         Some(c) => c.to_string(),
@@ -128,9 +151,12 @@ pub fn check_type(t: &TypeRef) -> Result<String, ExprError> {
 }
 
 fn check_member(ty: &str, member: &str, range: &Range) -> Result<(), ExprError> {
-    if let Allowed::Only(list) = allowed(ty)
-        && !list.contains(&member)
-    {
+    let refused = match allowed(ty) {
+        Allowed::Only(list) => !list.contains(&member),
+        Allowed::Except(list) => list.contains(&member),
+        Allowed::All | Allowed::No => false,
+    };
+    if refused {
         return Err(ExprError::refused(
             range.clone(),
             format!(
@@ -290,6 +316,10 @@ impl Translator {
     }
 
     pub fn expr(&mut self, e: &Expr) -> Result<(String, Ty), ExprError> {
+        crate::stack::guard(|| self.expr_inner(e))
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> Result<(String, Ty), ExprError> {
         let r = &e.range;
         Ok(match &e.kind {
             ExprKind::Lit(l) => lit_code(l),
@@ -396,6 +426,9 @@ impl Translator {
                             ));
                         }
                         check_member(t, name, name_range)?;
+                        if !static_get_implemented(t, name) {
+                            return Err(not_implemented(name_range, t, name));
+                        }
                         let m = self.mark(name_range);
                         let ty = member_type(t, name).map(val).unwrap_or(UNKNOWN);
                         let code = format!("{m}rt_sget({}, {})", rhai_string(t), rhai_string(name));
@@ -404,6 +437,9 @@ impl Translator {
                     Ty::Value(vt) => {
                         if let Some(t) = &vt {
                             check_member(t, name, name_range)?;
+                        }
+                        if !implemented::member(name) {
+                            return Err(not_implemented(name_range, "", name));
                         }
                         let m = self.mark(name_range);
                         let ty = vt
@@ -586,6 +622,12 @@ impl Translator {
             }
             ExprKind::New { ty, args, init } => {
                 let canonical = check_type(ty)?;
+                if !implemented::constructor(&canonical) {
+                    return Err(ExprError::unsupported(
+                        ty.range.clone(),
+                        format!("apim-emu does not implement `new {}(…)` yet", ty.name),
+                    ));
+                }
                 let m = self.mark(r);
                 let a = self.args(args)?;
                 let base = format!("{m}rt_new({}, {a})", rhai_string(&canonical));
@@ -727,6 +769,9 @@ impl Translator {
         let (code, ty) = match tt {
             Ty::Type(t) => {
                 check_member(t, name, name_range)?;
+                if !implemented::static_call(t, name) {
+                    return Err(not_implemented(name_range, t, name));
+                }
                 let ty = member_type(t, name).map(val).unwrap_or(UNKNOWN);
                 (
                     format!(
@@ -749,6 +794,9 @@ impl Translator {
             Ty::Value(vt) => {
                 if let Some(t) = &vt {
                     check_member(t, name, name_range)?;
+                }
+                if !implemented::member(name) {
+                    return Err(not_implemented(name_range, "", name));
                 }
                 let ty = vt
                     .as_deref()
@@ -963,6 +1011,10 @@ impl Translator {
     }
 
     pub fn stmt(&mut self, st: &Stmt) -> Result<String, ExprError> {
+        crate::stack::guard(|| self.stmt_inner(st))
+    }
+
+    fn stmt_inner(&mut self, st: &Stmt) -> Result<String, ExprError> {
         Ok(match &st.kind {
             StmtKind::Empty => String::new(),
             StmtKind::Block(stmts) => {

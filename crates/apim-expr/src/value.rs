@@ -79,11 +79,35 @@ pub fn index_out_of_range() -> Box<EvalAltResult> {
     )
 }
 
+/// The most items a collection or characters a string built in one step may hold (what Rhai's own size
+/// limits check after each call; these stop the allocation before it happens).
+pub const MAX_ITEMS: i64 = 1 << 20;
+pub const MAX_CHARS: i64 = 8 << 20;
+
+/// Deviation: .NET would try (and maybe succeed); the sandbox stops a runaway allocation.
+pub fn sandbox_limit(what: &str, n: i64) -> Box<EvalAltResult> {
+    throw(
+        "SandboxLimitExceeded",
+        format!("{what} of {n} exceeds the sandbox limit"),
+    )
+}
+
 pub fn not_implemented(what: impl std::fmt::Display) -> Box<EvalAltResult> {
     throw(
         "NotSupportedException",
         format!("apim-emu does not implement {what} yet"),
     )
+}
+
+/// Whether an error is [`not_implemented`]'s.
+pub fn is_not_implemented(e: &EvalAltResult) -> bool {
+    match e {
+        EvalAltResult::ErrorRuntime(v, _) => v.read_lock::<Obj>().is_some_and(|o| {
+            matches!(&*o, Obj::Exception(x) if x.ty == "NotSupportedException"
+                && x.message.starts_with("apim-emu does not implement"))
+        }),
+        _ => false,
+    }
 }
 
 /// The kind of a sequence value, which decides `Length` versus `Count` and how it prints.

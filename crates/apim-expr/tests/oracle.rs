@@ -117,6 +117,27 @@ fn corpus_expressions(dir: &std::path::Path) -> Vec<(String, String)> {
     out
 }
 
+/// `{{name}}` → `1`.
+fn fill_named_values(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        match rest[open + 2..].find("}}") {
+            Some(close) if !rest[open + 2..open + 2 + close].contains(['{', '}', '\n']) => {
+                out.push_str(&rest[..open]);
+                out.push('1');
+                rest = &rest[open + 2 + close + 2..];
+            }
+            _ => {
+                out.push_str(&rest[..open + 2]);
+                rest = &rest[open + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[test]
 fn corpus_expressions_parse_and_translate() {
     let Some(dir) = corpus_dir() else { return };
@@ -129,8 +150,17 @@ fn corpus_expressions_parse_and_translate() {
         .into_iter()
         .filter(|(f, _)| !f.ends_with(broken))
         .collect();
+    let mut with_named_values = 0;
     for (file, text) in &exprs {
-        if let Err(e) = engine.compile(text) {
+        let mut result = engine.compile(text);
+        if result.is_err() && text.contains("{{") {
+            // APIM substitutes named values before compiling; their deployed values are unknown here, so a
+            // reference used as code (`<= {{weight}}`) stands for a literal.
+            let filled = fill_named_values(text);
+            result = engine.compile(&filled);
+            with_named_values += usize::from(result.is_ok());
+        }
+        if let Err(e) = result {
             failed.push(format!(
                 "{file}: {:?}: {e}\n    {}",
                 e.kind,
@@ -140,7 +170,8 @@ fn corpus_expressions_parse_and_translate() {
     }
     let ok = exprs.len() - failed.len();
     eprintln!(
-        "corpus expressions: {ok}/{} parse and translate",
+        "corpus expressions: {ok}/{} parse and translate ({with_named_values} of them once \
+         `{{{{named values}}}}` used as code are filled in)",
         exprs.len()
     );
     for f in &failed {

@@ -5,6 +5,7 @@ use apim_source::{Code, Diagnostic, FileId, Span};
 use crate::policies::{Policy, parse_policies};
 use crate::read::{Ctx, ParseOptions};
 use crate::spec::Section;
+use crate::value::ExprSource;
 use crate::xml::{XmlElement, XmlNode, read_tree};
 
 /// A parsed policy document.
@@ -54,6 +55,8 @@ impl PolicyDocument {
 pub struct Parsed {
     pub document: Option<PolicyDocument>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Every policy expression the document's values hold, in reading order: what a gateway compiles.
+    pub expressions: Vec<ExprSource>,
 }
 
 impl Parsed {
@@ -89,6 +92,7 @@ fn parse_with_section(
         return Parsed {
             document: None,
             diagnostics,
+            expressions: Vec::new(),
         };
     };
     let mut ctx = Ctx {
@@ -98,6 +102,7 @@ fn parse_with_section(
         options,
         diagnostics,
         section: None,
+        expressions: Vec::new(),
     };
     let kind = match root.name.as_str() {
         "policies" => Some(DocumentKind::Policies(parse_sections(&mut ctx, &root))),
@@ -121,7 +126,7 @@ fn parse_with_section(
             None
         }
     };
-    let mut diagnostics = ctx.diagnostics;
+    let mut diagnostics = std::mem::take(&mut ctx.diagnostics);
     diagnostics.sort_by_key(|diagnostic| (diagnostic.primary.span.start(), diagnostic.code));
     diagnostics.dedup();
     Parsed {
@@ -131,6 +136,12 @@ fn parse_with_section(
             kind,
         }),
         diagnostics,
+        expressions: {
+            let mut expressions = ctx.expressions;
+            expressions.sort_by_key(|expr| expr.span.start());
+            expressions.dedup_by_key(|expr| expr.span.clone());
+            expressions
+        },
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Ctx<'a> {
     pub diagnostics: Vec<Diagnostic>,
     /// The section being parsed; `None` inside a fragment document, whose section is the includer's.
     pub section: Option<Section>,
+    /// Every expression read so far (see `Parsed::expressions`).
+    pub expressions: Vec<ExprSource>,
 }
 
 impl Ctx<'_> {
@@ -609,13 +611,15 @@ impl<'c, 'a> ElementReader<'c, 'a> {
                 self.fail(diagnostic);
                 return None;
             }
-            return Some(Value::Expression(ExprSource {
+            let expr = ExprSource {
                 text: scanned.text,
                 kind,
                 span: expr_span,
                 offsets: scanned.offsets,
                 named_values,
-            }));
+            };
+            self.ctx.expressions.push(expr.clone());
+            return Some(Value::Expression(expr));
         }
         let named_values = find_named_values(&text, &offsets, self.ctx.file);
         if named_values.is_empty() {

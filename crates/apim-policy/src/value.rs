@@ -71,6 +71,41 @@ impl ExprSource {
         &self.text[2..self.text.len() - 1]
     }
 
+    /// The expression with the supplied named values substituted (textually, as APIM does), with offsets
+    /// into the original file: each substituted byte maps to the start of its `{{reference}}`.
+    /// `None` when a referenced named value is not supplied.
+    pub fn resolve(
+        &self,
+        named_values: &std::collections::HashMap<String, String>,
+    ) -> Option<ExprSource> {
+        if self.named_values.is_empty() {
+            return Some(self.clone());
+        }
+        let mut text = String::with_capacity(self.text.len());
+        let mut offsets = Vec::with_capacity(self.offsets.len());
+        let mut from = 0;
+        // References were found in order; locate each one again in the decoded text.
+        for reference in &self.named_values {
+            let value = named_values.get(&reference.name)?;
+            let pattern = format!("{{{{{}}}}}", reference.name);
+            let at = from + self.text[from..].find(&pattern)?;
+            text.push_str(&self.text[from..at]);
+            offsets.extend_from_slice(&self.offsets[from..at]);
+            text.push_str(value);
+            offsets.extend(std::iter::repeat_n(self.offsets[at], value.len()));
+            from = at + pattern.len();
+        }
+        text.push_str(&self.text[from..]);
+        offsets.extend_from_slice(&self.offsets[from..]);
+        Some(ExprSource {
+            text,
+            kind: self.kind,
+            span: self.span.clone(),
+            offsets,
+            named_values: Vec::new(),
+        })
+    }
+
     /// The original-file span of a byte range of `text`.
     pub fn span_of(&self, range: std::ops::Range<usize>) -> Span {
         let start = self.offsets[range.start.min(self.offsets.len() - 1)];

@@ -91,6 +91,14 @@ codes! {
     InvalidNamedValueName = "P028", "invalid named-value reference";
     /// A `{name}` placeholder of a deployment templating tool where a typed value or policies belong.
     TemplatePlaceholder = "P031", "deployment template placeholder";
+    /// A policy expression that is not valid C# (APIM refuses to save the policy).
+    ExpressionSyntax = "P032", "invalid policy expression";
+    /// A type or member outside APIM's allow-list for policy expressions.
+    ExpressionMemberNotAllowed = "P033", "type or member not allowed in policy expressions";
+    /// Valid C# that apim-emu cannot run yet; `serve` and `test` refuse the policy.
+    ExpressionUnsupported = "P034", "expression not supported by apim-emu";
+    /// An expression nested or sized beyond the sandbox limits.
+    ExpressionTooComplex = "P035", "expression beyond the sandbox limits";
 }
 
 impl std::fmt::Display for Code {
