@@ -273,12 +273,16 @@ fn linq(
         "First" | "FirstOrDefault" | "Last" | "LastOrDefault" | "Single" | "SingleOrDefault" => {
             let all = items(v)?;
             let had_any = !all.is_empty();
-            let xs = filter(all, 0)?;
+            let xs = filter(all.clone(), 0)?;
             let or_default = name.ends_with("OrDefault");
             let default = if or_default && args.len() > usize::from(has_fn(0)) {
                 f(usize::from(has_fn(0)))
             } else {
-                Dynamic::UNIT
+                // default(T): sequences carry no element type, so it is read off an element (0 for
+                // numbers, false for bool, null for references); an empty sequence gives null.
+                all.first()
+                    .map(|x| crate::statics::default_of(&crate::statics::canonical_runtime_type(x)))
+                    .unwrap_or(Dynamic::UNIT)
             };
             let empty = || {
                 if has_fn(0) && had_any {

@@ -1292,7 +1292,9 @@ impl<'s> Parser<'s> {
                 self.i += 1;
                 lit(ExprKind::Lit(match suffix {
                     RealSuffix::M => Lit::Decimal(value),
-                    RealSuffix::F => Lit::Double(value as f32 as f64),
+                    // Deviation: `float` is computed as `double` (so `0.1f` prints as 0.1, not as the
+                    // nearest float's digits); policies use float literals only as plain numbers.
+                    RealSuffix::F => Lit::Double(value),
                     _ => Lit::Double(value),
                 }))
             }

@@ -1255,6 +1255,13 @@ pub fn static_call(
         }
         ("System.Double", "IsNaN") => Dynamic::from_bool(f64_of(&a(0))?.is_nan()),
         ("System.Double", "IsInfinity") => Dynamic::from_bool(f64_of(&a(0))?.is_infinite()),
+        ("System.Double", "IsPositiveInfinity") => {
+            Dynamic::from_bool(f64_of(&a(0))? == f64::INFINITY)
+        }
+        ("System.Double", "IsNegativeInfinity") => {
+            Dynamic::from_bool(f64_of(&a(0))? == f64::NEG_INFINITY)
+        }
+        ("System.Double", "IsFinite") => Dynamic::from_bool(f64_of(&a(0))?.is_finite()),
         ("System.Char", _) => {
             let c = match kind(&a(0)) {
                 K::Char(c) => c,

@@ -154,7 +154,10 @@ fn check_member(ty: &str, member: &str, range: &Range) -> Result<(), ExprError> 
     let refused = match allowed(ty) {
         Allowed::Only(list) => !list.contains(&member),
         Allowed::Except(list) => list.contains(&member),
-        Allowed::All | Allowed::No => false,
+        // Only types listed as refused (`System.Type` …); generic, array and APIM-internal type names
+        // are not in the table at all.
+        Allowed::No => crate::statics::TYPES.iter().any(|(n, _)| *n == ty),
+        Allowed::All => false,
     };
     if refused {
         return Err(ExprError::refused(
@@ -724,7 +727,10 @@ impl Translator {
             },
             ExprKind::TypeOf(t) => {
                 let c = check_type(t)?;
-                (format!("rt_typeof({})", rhai_string(&c)), UNKNOWN)
+                (
+                    format!("rt_typeof({})", rhai_string(&c)),
+                    val("System.Type"),
+                )
             }
             ExprKind::NameOf(n) => (rhai_string(n), val("System.String")),
             ExprKind::Throw(v) => {
@@ -768,6 +774,12 @@ impl Translator {
         let m = self.mark(name_range);
         let (code, ty) = match tt {
             Ty::Type(t) => {
+                if allowed(t) == Allowed::No {
+                    return Err(ExprError::refused(
+                        target.range.clone(),
+                        format!("Usage of type '{t}' is not supported within expressions"),
+                    ));
+                }
                 check_member(t, name, name_range)?;
                 if !implemented::static_call(t, name) {
                     return Err(not_implemented(name_range, t, name));

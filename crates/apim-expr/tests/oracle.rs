@@ -2,7 +2,9 @@
 //! ../shared/tools/csharp-oracle from corpus expressions) must agree on the value or the exception type, and
 //! every expression in the corpus (policy XML and `.csx`) must parse and translate.
 
-use apim_expr::{Context, Engine, Environment};
+mod support;
+
+use apim_expr::{Engine, Environment};
 use std::path::PathBuf;
 
 fn corpus_dir() -> Option<PathBuf> {
@@ -40,37 +42,10 @@ fn oracle_cases_agree_with_the_real_csharp_runtime() {
     let mut failures = Vec::new();
     for line in cases.lines().filter(|l| !l.trim().is_empty()) {
         let case: serde_json::Value = serde_json::from_str(line).expect("case json");
-        let expr = case["expr"].as_str().expect("expr");
         total += 1;
-        // A fresh context per case: bodies are consumed by As<T>().
-        let ctx = Context::from_json(&ctx_json, &env).expect("context loads");
-        let got = engine
-            .compile(expr)
-            .map_err(|e| format!("compile: {e}"))
-            .and_then(|c| {
-                engine
-                    .eval(&c, &ctx, &env)
-                    .map_err(|e| format!("{}: {}", e.exception, e.message))
-            });
-        let ok = match (&got, case["ok"].as_bool()) {
-            (Ok(v), Some(true)) => {
-                serde_json::from_str::<serde_json::Value>(&v.to_json())
-                    .ok()
-                    .as_ref()
-                    == Some(&case["value"])
-            }
-            (Err(e), Some(false)) => case["exception"]
-                .as_str()
-                .is_some_and(|x| e.starts_with(&format!("{x}:"))),
-            _ => false,
-        };
-        if ok {
-            agree += 1;
-        } else {
-            failures.push(format!(
-                "{expr}\n  expected {}\n  got {got:?}",
-                case.get("value").or(case.get("exception")).unwrap_or(&case)
-            ));
+        match support::agrees(&engine, &ctx_json, &env, &case) {
+            Ok(()) => agree += 1,
+            Err(failure) => failures.push(failure),
         }
     }
     eprintln!("oracle cases: {agree}/{total} agree");
