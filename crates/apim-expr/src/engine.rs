@@ -443,6 +443,7 @@ impl Engine {
                 tr.block_body(&stmts)?
             }
         };
+        let script = format!("{}{script}", tr.prelude());
         let depth = crate::stack::nesting(&script);
         let ast = crate::stack::guard_depth(depth, || self.rhai.compile(&script)).map_err(|e| {
             let kind = if matches!(e.err_type(), rhai::ParseErrorType::ExprTooDeep) {

@@ -1184,6 +1184,13 @@ fn timespan_member(t: i64, name: &str) -> Option<Dynamic> {
 
 /// `value.Name` (a property or field).
 pub fn get_member(ctx: &NativeCallContext, v: &Dynamic, name: &str) -> Res {
+    // Fast path for the context model (`context.Response.StatusCode`): a record field.
+    if let Some(o) = v.read_lock::<Obj>()
+        && let Obj::Record(r) = &*o
+        && let Some(x) = r.get(name)
+    {
+        return Ok(x.clone());
+    }
     match call_member(ctx, v, name, "", &[], true)? {
         Some(r) => Ok(r),
         None => Err(no_member(v, name)),

@@ -37,6 +37,8 @@ pub struct Translator {
     pub explain: bool,
     /// Range and label of each traced node.
     pub traced: Vec<(Range, &'static str)>,
+    /// Context properties read through `c_<Name>` locals (see `prelude`).
+    hoisted: Vec<String>,
 }
 
 fn local(name: &str) -> String {
@@ -92,6 +94,10 @@ fn static_get_implemented(ty: &str, name: &str) -> bool {
         Ok(_) => true,
         Err(e) => !crate::value::is_not_implemented(&e),
     }
+}
+
+fn is_bool(t: &Ty) -> bool {
+    matches!(t, Ty::Value(Some(name)) if name == "System.Boolean")
 }
 
 pub fn check_type(t: &TypeRef) -> Result<String, ExprError> {
@@ -188,6 +194,13 @@ fn member_type(ty: &str, member: &str) -> Option<&'static str> {
         ("IRequest", "Url" | "OriginalUrl") => "IUrl",
         ("System.DateTimeOffset", "UtcDateTime" | "DateTime") => "System.DateTime",
         ("System.DateTimeOffset", "UtcNow" | "Now") => "System.DateTimeOffset",
+        ("IResponse", "StatusReason") | ("IRequest", "Method" | "IpAddress") => "System.String",
+        ("IResponse", "StatusCode") => "System.Int32",
+        (
+            "System.String",
+            "Contains" | "StartsWith" | "EndsWith" | "Equals" | "IsNullOrEmpty"
+            | "IsNullOrWhiteSpace",
+        ) => "System.Boolean",
         _ => return None,
     })
 }
@@ -238,7 +251,17 @@ impl Translator {
             catch_var: Vec::new(),
             explain,
             traced: Vec::new(),
+            hoisted: Vec::new(),
         }
+    }
+
+    /// `let c_Response = rt_get(ctx, "Response");` … for the context properties the script reads: they
+    /// are pure reads of the same object for the whole evaluation, so each is fetched once.
+    pub fn prelude(&self) -> String {
+        self.hoisted
+            .iter()
+            .map(|name| format!("let c_{name} = rt_get(ctx, {}); ", rhai_string(name)))
+            .collect()
     }
 
     fn mark(&mut self, r: &Range) -> String {
@@ -444,12 +467,21 @@ impl Translator {
                         if !implemented::member(name) {
                             return Err(not_implemented(name_range, "", name));
                         }
-                        let m = self.mark(name_range);
                         let ty = vt
                             .as_deref()
                             .and_then(|t| member_type(t, name))
                             .map(val)
                             .unwrap_or(UNKNOWN);
+                        if tc == "ctx"
+                            && !self.explain
+                            && name.chars().all(|c| c.is_ascii_alphanumeric())
+                        {
+                            if !self.hoisted.contains(name) {
+                                self.hoisted.push(name.clone());
+                            }
+                            return Ok((format!("c_{name}"), ty));
+                        }
+                        let m = self.mark(name_range);
                         let code = format!("{m}rt_get({tc}, {})", rhai_string(name));
                         (self.traced(code, r, "member"), ty)
                     }
@@ -486,14 +518,22 @@ impl Translator {
                 let (rc, rt) = self.expr(right)?;
                 let m = self.mark(r);
                 let (code, ty) = match op {
-                    BinOp::And => (
-                        format!("({m}rt_bool({lc}) && {m}rt_bool({rc}))"),
-                        val("System.Boolean"),
-                    ),
-                    BinOp::Or => (
-                        format!("({m}rt_bool({lc}) || {m}rt_bool({rc}))"),
-                        val("System.Boolean"),
-                    ),
+                    // Operands statically known to be `bool` (comparisons, `!`, `&&`) need no conversion:
+                    // Rhai's own `&&`/`||` on them is the fast path of every retry condition.
+                    BinOp::And | BinOp::Or => {
+                        let conv = |c: String, t: &Ty| {
+                            if is_bool(t) {
+                                c
+                            } else {
+                                format!("{m}rt_bool({c})")
+                            }
+                        };
+                        let sym = if *op == BinOp::And { "&&" } else { "||" };
+                        (
+                            format!("({} {sym} {})", conv(lc, &lt), conv(rc, &rt)),
+                            val("System.Boolean"),
+                        )
+                    }
                     BinOp::Coalesce => {
                         let t = self.tmp();
                         (
@@ -536,7 +576,24 @@ impl Translator {
                             }
                             _ => UNKNOWN,
                         };
-                        (format!("{m}{f}({lc}, {rc})"), ty)
+                        let int = val("System.Int32");
+                        let native = match op {
+                            BinOp::Lt => Some("<"),
+                            BinOp::Le => Some("<="),
+                            BinOp::Gt => Some(">"),
+                            BinOp::Ge => Some(">="),
+                            BinOp::Eq => Some("=="),
+                            BinOp::Ne => Some("!="),
+                            _ => None,
+                        };
+                        match native {
+                            // Both sides statically `int` (`StatusCode == 429`): Rhai's own integer
+                            // comparison means the same and skips a function call.
+                            Some(sym) if lt == int && rt == int => {
+                                (format!("({lc} {sym} {rc})"), ty)
+                            }
+                            _ => (format!("{m}{f}({lc}, {rc})"), ty),
+                        }
                     }
                 };
                 (self.traced(code, r, "operator"), ty)
@@ -870,6 +927,10 @@ impl Translator {
             }
             _ => {
                 let (c, t) = self.expr(operand)?;
+                if op == UnOp::Not && is_bool(&t) {
+                    // A `bool` operand: Rhai's own `!` (no conversion, no null to report).
+                    return Ok((self.traced(format!("(!{c})"), r, "operator"), t));
+                }
                 let m = self.mark(r);
                 let f = match op {
                     UnOp::Neg => "rt_neg",
@@ -968,6 +1029,7 @@ impl Translator {
                 if matches!(tt, Ty::Type(_) | Ty::Namespace(_))
                     || tc == "ctx"
                     || tc.contains("rt_get(ctx")
+                    || tc.starts_with("c_")
                 {
                     return Err(ExprError::syntax(
                         target.range.clone(),

@@ -3,6 +3,7 @@
 
 mod cli;
 mod corpus;
+mod explain;
 mod fixtures;
 
 use std::path::{Path, PathBuf};
