@@ -1,7 +1,7 @@
 //! `apim-emu eval`: evaluate one policy expression against a JSON context and print its value as JSON.
 
 use anyhow::Context as _;
-use apim_expr::{Context, Engine, Environment};
+use apim_expr::{Context, Engine, Environment, StepOutcome};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -78,9 +78,14 @@ pub fn run(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Res
             let (l, c) = line_col(&text, step.range.start);
             let src = &text[step.range.clone()];
             let src: String = src.split_whitespace().collect::<Vec<_>>().join(" ");
-            match &step.value {
-                Some(v) => writeln!(err, "{l}:{c} {:<8} {src} = {v}", step.label)?,
-                None => writeln!(err, "{l}:{c} {:<8} {src} (not evaluated)", step.label)?,
+            match &step.outcome {
+                StepOutcome::Value(v) => writeln!(err, "{l}:{c} {:<8} {src} = {v}", step.label)?,
+                StepOutcome::Threw(x) => {
+                    writeln!(err, "{l}:{c} {:<8} {src} (threw {x})", step.label)?
+                }
+                StepOutcome::NotEvaluated => {
+                    writeln!(err, "{l}:{c} {:<8} {src} (not evaluated)", step.label)?
+                }
             }
         }
         x.result

@@ -163,12 +163,24 @@ impl std::fmt::Display for EvalError {
     }
 }
 
-/// One step of `--explain`: a node of the expression, its range, and its value (or `None` if not evaluated).
+/// What happened to one node of the expression in an `--explain` run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepOutcome {
+    /// Evaluated to this value (rendered as the result JSON would be).
+    Value(String),
+    /// The node was being evaluated when an exception was thrown (in it or in a part of it); carries the
+    /// exception type.
+    Threw(String),
+    /// Never reached: short-circuited (`&&`, `||`, `?:`, `??`, `?.`) or after an exception.
+    NotEvaluated,
+}
+
+/// One step of `--explain`: a node of the expression, its range, and what happened to it.
 #[derive(Debug, Clone)]
 pub struct ExplainStep {
     pub range: Range,
     pub label: &'static str,
-    pub value: Option<String>,
+    pub outcome: StepOutcome,
 }
 
 /// Evaluation with a trace, in evaluation order, followed by the nodes that were never evaluated.
@@ -505,16 +517,23 @@ impl Engine {
                 compiled.traced.get(*id).map(|(r, label)| ExplainStep {
                     range: r.clone(),
                     label,
-                    value: Some(v.clone()),
+                    outcome: StepOutcome::Value(v.clone()),
                 })
             })
             .collect();
         for (id, (r, label)) in compiled.traced.iter().enumerate() {
             if !recorded.iter().any(|(i, _)| *i == id) {
+                // A node with no value that encloses the failure was in progress when it was thrown.
+                let outcome = match &result {
+                    Err(e) if r.start <= e.range.start && e.range.end <= r.end => {
+                        StepOutcome::Threw(e.exception.clone())
+                    }
+                    _ => StepOutcome::NotEvaluated,
+                };
                 steps.push(ExplainStep {
                     range: r.clone(),
                     label,
-                    value: None,
+                    outcome,
                 });
             }
         }

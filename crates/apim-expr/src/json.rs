@@ -186,10 +186,7 @@ impl JToken {
                 let v = p.value.lock().clone();
                 v.get_key(key)
             }
-            JToken::Value(_) => Err(throw(
-                "InvalidOperationException",
-                "Cannot access child value on Newtonsoft.Json.Linq.JValue.",
-            )),
+            JToken::Value(_) => Err(no_child_value()),
         }
     }
 
@@ -216,10 +213,7 @@ impl JToken {
                 let v = p.value.lock().clone();
                 v.get_index(index)
             }
-            JToken::Value(_) => Err(throw(
-                "InvalidOperationException",
-                "Cannot access child value on Newtonsoft.Json.Linq.JValue.",
-            )),
+            JToken::Value(_) => Err(no_child_value()),
         }
     }
 
@@ -540,6 +534,14 @@ pub fn from_serde(v: &serde_json::Value, depth: usize) -> Res<JToken> {
             JToken::Object(shared(map))
         }
     })
+}
+
+/// Newtonsoft's error for `value[key]` / `value[index]` on a JValue.
+fn no_child_value() -> Box<rhai::EvalAltResult> {
+    throw(
+        "InvalidOperationException",
+        "Cannot access child value on Newtonsoft.Json.Linq.JValue.",
+    )
 }
 
 #[cfg(test)]

@@ -22,7 +22,9 @@ mod translate;
 mod value;
 
 pub use context::Environment;
-pub use engine::{Compiled, Context, Engine, EvalError, Explain, ExplainStep, Limits, Value};
+pub use engine::{
+    Compiled, Context, Engine, EvalError, Explain, ExplainStep, Limits, StepOutcome, Value,
+};
 
 /// A byte range into the expression text.
 pub type Range = std::ops::Range<usize>;

@@ -475,13 +475,7 @@ fn linq(
                 };
                 let key = d.key(&k);
                 if d.map.contains_key(&key) {
-                    return Err(throw(
-                        "ArgumentException",
-                        format!(
-                            "An item with the same key has already been added. Key: {}",
-                            to_display_string(&k)
-                        ),
-                    ));
+                    return Err(duplicate_key(&k));
                 }
                 d.map.insert(key, (k, val));
             }
@@ -1981,13 +1975,7 @@ fn dict_member(
             let mut dd = d.lock();
             let key = dd.key(&k);
             if dd.map.contains_key(&key) {
-                return Err(throw(
-                    "ArgumentException",
-                    format!(
-                        "An item with the same key has already been added. Key: {}",
-                        to_display_string(&k)
-                    ),
-                ));
+                return Err(duplicate_key(&k));
             }
             dd.map.insert(key, (k, val));
             Dynamic::UNIT
@@ -2620,4 +2608,15 @@ pub fn set_member(v: &Dynamic, name: &str, value: Dynamic) -> Res<()> {
 
 pub fn to_json_value(v: &Dynamic) -> Res<JToken> {
     to_json_token(v)
+}
+
+/// .NET's error for adding a key a dictionary already holds (`Add`, `ToDictionary`).
+fn duplicate_key(k: &Dynamic) -> Box<rhai::EvalAltResult> {
+    throw(
+        "ArgumentException",
+        format!(
+            "An item with the same key has already been added. Key: {}",
+            to_display_string(k)
+        ),
+    )
 }

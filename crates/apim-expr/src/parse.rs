@@ -420,15 +420,6 @@ impl<'s> Parser<'s> {
             }
         } else if self.eat_kw("foreach") {
             self.expect("(")?;
-            if matches!(self.tok(), Tok::Ident(w) if w == "void")
-                && matches!(self.nth(1), Tok::Ident(_))
-                && matches!(self.nth(2), Tok::Punct("("))
-            {
-                return Err(ExprError::unsupported(
-                    self.range().start..self.toks[self.i + 1].range.end,
-                    "local functions are not supported yet; inline the code",
-                ));
-            }
             let ty = if self.is_kw("var") && matches!(self.nth(1), Tok::Ident(_)) {
                 self.i += 1;
                 None
@@ -530,10 +521,7 @@ impl<'s> Parser<'s> {
             && matches!(self.nth(1), Tok::Ident(_))
             && matches!(self.nth(2), Tok::Punct("("))
         {
-            return Err(ExprError::unsupported(
-                self.range().start..self.toks[self.i + 1].range.end,
-                "local functions are not supported yet; inline the code",
-            ));
+            return Err(local_function(start..self.toks[self.i + 1].range.end));
         }
         let ty = if self.is_kw("var") && matches!(self.nth(1), Tok::Ident(_)) {
             self.i += 1;
@@ -550,10 +538,7 @@ impl<'s> Parser<'s> {
             && matches!(self.tok(), Tok::Ident(w) if !is_reserved(w))
             && matches!(self.nth(1), Tok::Punct("("))
         {
-            return Err(ExprError::unsupported(
-                start..self.range().end,
-                "local functions are not supported yet; inline the code",
-            ));
+            return Err(local_function(start..self.range().end));
         }
         let is_decl = matches!(self.tok(), Tok::Ident(w) if !is_reserved(w))
             && matches!(self.nth(1), Tok::Punct("=" | ";" | ","))
@@ -1665,6 +1650,14 @@ impl<'s> Parser<'s> {
         }
         Ok(Init::Collection(items))
     }
+}
+
+/// C# local functions (`int Twice(int x) => …;`) are valid in APIM but not translated yet.
+fn local_function(range: Range) -> ExprError {
+    ExprError::unsupported(
+        range,
+        "local functions are not supported yet; inline the code",
+    )
 }
 
 #[cfg(test)]

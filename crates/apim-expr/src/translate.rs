@@ -461,17 +461,7 @@ impl Translator {
                         (self.traced(code, r, "member"), ty)
                     }
                     Ty::Value(vt) => {
-                        if let Some(t) = &vt {
-                            check_member(t, name, name_range)?;
-                        }
-                        if !implemented::member(name) {
-                            return Err(not_implemented(name_range, "", name));
-                        }
-                        let ty = vt
-                            .as_deref()
-                            .and_then(|t| member_type(t, name))
-                            .map(val)
-                            .unwrap_or(UNKNOWN);
+                        let ty = instance_member_type(&vt, name, name_range)?.unwrap_or(UNKNOWN);
                         if tc == "ctx"
                             && !self.explain
                             && name.chars().all(|c| c.is_ascii_alphanumeric())
@@ -861,17 +851,8 @@ impl Translator {
                 ));
             }
             Ty::Value(vt) => {
-                if let Some(t) = &vt {
-                    check_member(t, name, name_range)?;
-                }
-                if !implemented::member(name) {
-                    return Err(not_implemented(name_range, "", name));
-                }
-                let ty = vt
-                    .as_deref()
-                    .and_then(|t| member_type(t, name))
-                    .map(val)
-                    .unwrap_or(match name.as_str() {
+                let ty =
+                    instance_member_type(&vt, name, name_range)?.unwrap_or(match name.as_str() {
                         "ToString" => val("System.String"),
                         "As" | "ToObject" | "Value" | "GetValueOrDefault" if !targs.is_empty() => {
                             val(&targs)
@@ -1559,4 +1540,22 @@ fn contains_loop_break(s: &Stmt) -> bool {
         } => contains_loop_break(then) || otherwise.as_deref().is_some_and(contains_loop_break),
         _ => false,
     }
+}
+
+/// Load-time checks of an instance member (on the allow-list, implemented) and its static type when known.
+fn instance_member_type(
+    receiver: &Option<String>,
+    name: &str,
+    name_range: &Range,
+) -> Result<Option<Ty>, ExprError> {
+    if let Some(t) = receiver {
+        check_member(t, name, name_range)?;
+    }
+    if !implemented::member(name) {
+        return Err(not_implemented(name_range, "", name));
+    }
+    Ok(receiver
+        .as_deref()
+        .and_then(|t| member_type(t, name))
+        .map(val))
 }

@@ -72,3 +72,23 @@ fn openai_load_balancing_retry_condition() {
         );
     }
 }
+
+/// A condition that throws: the nodes the exception passed through are marked as having thrown it, the parts
+/// after it as not evaluated, and the failure is reported with its location.
+#[test]
+fn a_part_that_throws_is_marked_as_thrown() {
+    let trace = explain(
+        "@(context.Response.Headers.GetValueOrDefault(\"x-ms-retry-after\", \"x\") != \"\" && int.Parse(context.Response.Headers.GetValueOrDefault(\"x-ms-retry-after\", \"x\")) > 2 || context.Response.StatusCode == 503)",
+        "429-throttled.json",
+    );
+    assert!(
+        trace.contains("int.Parse(context.Response.Headers.GetValueOrDefault(\"x-ms-retry-after\", \"x\")) (threw FormatException)"),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("context.Response.StatusCode == 503 (not evaluated)"),
+        "{trace}"
+    );
+    assert!(!trace.contains("int.Parse(context.Response.Headers.GetValueOrDefault(\"x-ms-retry-after\", \"x\")) (not evaluated)"), "{trace}");
+    insta::assert_snapshot!(trace);
+}
