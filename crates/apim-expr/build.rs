@@ -189,6 +189,7 @@ fn main() {
         "context.rs",
         "runtime.rs",
         "value.rs",
+        "xml.rs",
     ] {
         members.extend(capitalized(&read(file)));
     }

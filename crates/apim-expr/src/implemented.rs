@@ -38,13 +38,15 @@ mod tests {
             "IsMatch"
         ));
         assert!(!super::static_call("System.Math", "FooBar"));
-        assert!(!super::static_call("System.Xml.Linq.XDocument", "Parse"));
+        assert!(super::static_call("System.Xml.Linq.XDocument", "Parse"));
+        assert!(!super::static_call("System.Xml.Linq.XDocument", "ReadFrom"));
         assert!(super::constructor("Newtonsoft.Json.Linq.JObject"));
         assert!(super::constructor(
             "System.Collections.Generic.List<System.String>"
         ));
         assert!(super::constructor("System.InvalidOperationException"));
-        assert!(!super::constructor("System.Xml.Linq.XDocument"));
+        assert!(super::constructor("System.Xml.Linq.XDocument"));
+        assert!(!super::constructor("System.Xml.Linq.XDeclaration"));
         assert!(super::member("GetValueOrDefault"));
         assert!(super::member("Substring"));
         assert!(super::member("StatusCode"));

@@ -20,6 +20,7 @@ mod stack;
 mod statics;
 mod translate;
 mod value;
+mod xml;
 
 pub use context::Environment;
 pub use engine::{

@@ -1466,7 +1466,7 @@ fn obj_member(
                 let mut s = sb.lock();
                 s.push_str(&text);
                 if name == "AppendLine" {
-                    s.push_str("\r\n");
+                    s.push_str(NEWLINE);
                 }
                 v.clone()
             }
@@ -1703,6 +1703,7 @@ fn obj_member(
             }
             return Ok(None);
         }
+        Obj::Xml(x) => return crate::xml::member(&x, name, args, property),
     };
     Ok(Some(r))
 }
@@ -1872,6 +1873,14 @@ fn body_as(b: &Shared<Body>, targs: &str, preserve: bool) -> Res {
         },
         "Byte[]" => match text {
             Some(t) => obj(Obj::Bytes(shared(t.into_bytes()))),
+            None => Dynamic::UNIT,
+        },
+        "XDocument" => match text {
+            Some(t) => crate::xml::xml(crate::xml::Xml::Document(crate::xml::parse_document(&t)?)),
+            None => Dynamic::UNIT,
+        },
+        "XElement" | "XNode" => match text {
+            Some(t) => crate::xml::elem(crate::xml::parse_element(&t)?),
             None => Dynamic::UNIT,
         },
         other => return Err(not_implemented(format!("Body.As<{other}>()"))),
@@ -2598,6 +2607,9 @@ pub fn set_member(v: &Dynamic, name: &str, value: Dynamic) -> Res<()> {
                 o.lock().insert(p.name.clone(), t);
             }
             Ok(())
+        }
+        K::Obj(Obj::Xml(x)) if crate::xml::set_member(&x, name, value.clone()).is_some() => {
+            crate::xml::set_member(&x, name, value).unwrap_or(Ok(()))
         }
         _ => Err(not_implemented(format!(
             "setting member '{name}' of type '{}'",

@@ -120,6 +120,7 @@ pub fn to_string_fmt(v: &Dynamic, format: &str) -> Res<String> {
                 to_display_string(&kv.1)
             ),
             Obj::Type(t) => t,
+            Obj::Xml(x) => x.to_net_string(),
             Obj::Tuple(items) => format!(
                 "({})",
                 items
@@ -298,6 +299,9 @@ fn operator_error(op: &str, a: &Dynamic, b: &Dynamic) -> Box<rhai::EvalAltResult
 }
 
 pub fn add(a: Dynamic, b: Dynamic) -> Res {
+    if let Some(name) = crate::xml::add(&a, &b) {
+        return name;
+    }
     // String concatenation with any operand (null is "").
     if a.is_string() || b.is_string() {
         let mut s = to_string_fmt(&a, "")?;
@@ -515,6 +519,10 @@ pub fn equals(a: &Dynamic, b: &Dynamic) -> bool {
     }
     match (kind(a), kind(b)) {
         (K::Obj(x), K::Obj(y)) => obj_equals(&x, &y, false),
+        // C# converts the string implicitly: `element.Name == "a"`.
+        (K::Obj(Obj::Xml(x)), K::Str(s)) | (K::Str(s), K::Obj(Obj::Xml(x))) => {
+            crate::xml::equals_string(&x, &s)
+        }
         _ => false,
     }
 }
@@ -532,6 +540,7 @@ pub fn obj_equals(x: &Obj, y: &Obj, deep: bool) -> bool {
         (Obj::TimeSpan(a), Obj::TimeSpan(b)) => a == b,
         (Obj::Enum(a), Obj::Enum(b)) => a.ty == b.ty && a.value == b.value,
         (Obj::Uri(a), Obj::Uri(b)) => a.text == b.text,
+        (Obj::Xml(a), Obj::Xml(b)) => a.same(b),
         (Obj::Json(a), Obj::Json(b)) => {
             a.same(b) || matches!((a, b), (JToken::Value(_), JToken::Value(_))) && deep
         }
@@ -671,6 +680,12 @@ pub fn cast(v: Dynamic, ty: &str, static_kind: i64) -> Res {
             return Err(invalid_cast(j.type_name(), base));
         }
         return json_convert(&j, base, nullable);
+    }
+    // LINQ to XML's explicit conversions: `(string)element`, `(int?)attribute`.
+    if let K::Obj(Obj::Xml(x)) = kind(&v)
+        && let Some(r) = crate::xml::convert(&x, base)
+    {
+        return r;
     }
     if let Some(n) = num(&v)
         && !matches!(base, "System.Object" | "System.String")
@@ -861,6 +876,7 @@ pub fn is_instance(v: &Dynamic, ty: &str) -> bool {
             (Obj::DateTimeOffset(..), "System.DateTimeOffset") => true,
             (Obj::TimeSpan(_), "System.TimeSpan") => true,
             (Obj::Uri(_), "System.Uri") => true,
+            (Obj::Xml(x), t) => x.is_instance(t),
             (Obj::Json(_), "Newtonsoft.Json.Linq.JToken") => true,
             (
                 Obj::Json(JToken::Object(_)),
@@ -999,6 +1015,9 @@ pub fn parse_bool(s: &str) -> Res<bool> {
 
 /// Implicit conversion to a declared numeric type (`double d = 1;`, `long n = 5;`).
 pub fn implicit(v: Dynamic, ty: &str) -> Res {
+    if ty.starts_with("System.Xml.Linq.") {
+        return crate::xml::implicit(v, ty);
+    }
     match (ty, num(&v)) {
         ("System.Int64", Some(N::I(i))) => Ok(long(i as i64)),
         ("System.Double" | "System.Single", Some(N::I(_) | N::L(_))) => {

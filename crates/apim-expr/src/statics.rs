@@ -484,6 +484,9 @@ pub fn static_get(ty: &str, name: &str) -> Res {
     if let Some(e) = enum_member(short(ty), name) {
         return Ok(e);
     }
+    if let Some(ns) = crate::xml::static_get(ty, name) {
+        return Ok(ns);
+    }
     Ok(match (ty, name) {
         ("System.String", "Empty") => string(""),
         ("System.Int32", "MaxValue") => int(i32::MAX),
@@ -1151,6 +1154,10 @@ pub fn static_call(
     let a = |i| arg(args, i);
     let s = |i: usize, what: &str| -> Res<ImmutableString> { string_arg(&a(i), what) };
     Ok(match (ty, name) {
+        ("System.Xml.Linq.XDocument" | "System.Xml.Linq.XElement", "Parse")
+        | ("System.Xml.Linq.XName" | "System.Xml.Linq.XNamespace", "Get") => {
+            return crate::xml::static_call(ty, name, args);
+        }
         ("System.String", "IsNullOrEmpty") => {
             Dynamic::from_bool(str_of(&a(0)).is_none_or(|s| s.is_empty()))
         }
@@ -1631,6 +1638,12 @@ pub fn construct(ctx: &NativeCallContext, ty: &str, targs: &str, args: &[Dynamic
             };
             seq(kind_, init)
         }
+        "System.Xml.Linq.XElement"
+        | "System.Xml.Linq.XAttribute"
+        | "System.Xml.Linq.XDocument"
+        | "System.Xml.Linq.XComment"
+        | "System.Xml.Linq.XCData"
+        | "System.Xml.Linq.XText" => return crate::xml::construct(base, args),
         "System.Collections.Generic.Dictionary" => {
             let ci = matches!(kind(&a(0)), K::Obj(Obj::Enum(e)) if e.ty == "StringComparer" && e.value == 1)
                 || matches!(kind(&a(1)), K::Obj(Obj::Enum(e)) if e.ty == "StringComparer" && e.value == 1);

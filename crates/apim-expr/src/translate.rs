@@ -1094,8 +1094,12 @@ impl Translator {
                             let (c, _) = self.expr(e)?;
                             match canonical.as_deref() {
                                 Some(
-                                    t @ ("System.Int64" | "System.Double" | "System.Single"
-                                    | "System.Decimal"),
+                                    t @ ("System.Int64"
+                                    | "System.Double"
+                                    | "System.Single"
+                                    | "System.Decimal"
+                                    | "System.Xml.Linq.XNamespace"
+                                    | "System.Xml.Linq.XName"),
                                 ) => {
                                     format!("rt_implicit({c}, {})", rhai_string(t))
                                 }

@@ -258,6 +258,8 @@ pub enum Obj {
     Type(String),
     /// A .NET `Tuple`/`ValueTuple` of items.
     Tuple(Arc<Vec<Dynamic>>),
+    /// LINQ to XML: documents, elements, attributes, names …
+    Xml(crate::xml::Xml),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,9 +302,15 @@ impl Obj {
             Obj::Exception(e) => format!("System.{}", e.ty),
             Obj::Type(_) => "System.Type".into(),
             Obj::Tuple(_) => "System.Tuple".into(),
+            Obj::Xml(x) => x.type_name().into(),
         }
     }
 }
+
+/// `Environment.NewLine` of the gateway, used by `StringBuilder.AppendLine` and by LINQ to XML's indented
+/// `ToString()`. Deviation: the gateway's runtime is not documented; apim-emu follows the Windows-hosted managed
+/// gateway (`\r\n`), while a Linux runtime (the self-hosted gateway, the C# oracle) writes `\n`.
+pub const NEWLINE: &str = "\r\n";
 
 pub fn obj(o: Obj) -> Dynamic {
     Dynamic::from(o)

@@ -128,7 +128,7 @@ fn allowed_members_are_accepted() {
 #[test]
 fn valid_csharp_apim_emu_cannot_run_yet_is_unsupported_not_silent() {
     for text in [
-        "@(XDocument.Parse(\"<a/>\").Root.Name.LocalName)",
+        "@(new XDeclaration(\"1.0\", null, null).ToString())",
         "@{ void F() { } return 1; }",
         "@(\"abc\".ToUpperInvariant().GetTypeCode())",
         "@(checked(1 + 2))",

@@ -24,7 +24,10 @@ pub fn agrees(
         });
     let ok = match (&got, case["ok"].as_bool()) {
         (Ok(v), Some(true)) => {
-            serde_json::from_str::<serde_json::Value>(&v.to_json())
+            // The oracle runs on Linux (`Environment.NewLine` is "\n"); apim-emu writes the Windows-hosted
+            // gateway's "\r\n" (docs/expressions.md, Deviations).
+            let ours = v.to_json().replace("\\r\\n", "\\n");
+            serde_json::from_str::<serde_json::Value>(&ours)
                 .ok()
                 .as_ref()
                 == Some(&case["value"])
