@@ -2,6 +2,7 @@
 //!
 //! Only this crate turns diagnostics into text, uses `anyhow`, and decides exit codes.
 
+pub mod backends;
 pub mod eval;
 pub mod expressions;
 pub mod render;

@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 problems found (validation errors), 2 usage, I/O or internal error.
 
-use apim_cli::{eval, render, validate};
+use apim_cli::{backends, eval, render, validate};
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -31,12 +31,63 @@ enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check policy XML files the way APIM reads them and report every problem.
+    /// Check policy XML files (and backend definitions in ARM templates) the way APIM reads them and report every
+    /// problem.
     #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(ValidateArgs),
     /// Evaluate one policy expression (`@(...)` or `@{...}`) against a JSON context and print its value as JSON.
     #[command(after_help = EVAL_EXAMPLES)]
     Eval(EvalArgs),
+    /// Print the backends and pools ARM templates (or APIOps folders) resolve to, as APIM would deploy them.
+    #[command(after_help = BACKENDS_EXAMPLES)]
+    Backends(BackendsArgs),
+}
+
+const BACKENDS_EXAMPLES: &str = "\
+Examples:
+  apim-emu backends policies/foundry-failover/backends.json \\
+      --param primaryUrl=http://127.0.0.1:8081 --param backupUrl=http://127.0.0.1:8082
+  apim-emu backends main.json --parameters main.parameters.json --backend-url foundry1=http://127.0.0.1:8081
+  apim-emu backends --format json apiops/artifacts/
+
+Reads ARM deployment templates (what `az bicep build` emits: parameters, variables, copy loops, conditions,
+nested deployments) and APIOps extractor folders (backends/<name>/backendInformation.json). Values that need a
+deployed Azure resource (reference(), listKeys()) cannot be computed locally: pass them with --param, or
+replace a backend's URL with --backend-url.
+
+Exit status: 0 all backends valid, 1 invalid definitions (located errors on stderr), 2 usage or I/O error.";
+
+#[derive(Debug, clap::Args)]
+struct BackendsArgs {
+    /// ARM template files, APIOps backendInformation.json files, or folders holding them.
+    #[arg(required = true, value_name = "FILE")]
+    paths: Vec<PathBuf>,
+
+    /// A template parameter (repeatable). VALUE is JSON when the parameter is not a string and VALUE is JSON.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_pair)]
+    params: Vec<(String, String)>,
+
+    /// An ARM parameters file (`{"parameters": {"name": {"value": …}}}`; repeatable; --param wins).
+    #[arg(long = "parameters", value_name = "FILE")]
+    parameter_files: Vec<PathBuf>,
+
+    /// Replace a backend's URL after resolution (repeatable): point real templates at local servers.
+    #[arg(long = "backend-url", value_name = "NAME=URL", value_parser = parse_pair)]
+    backend_urls: Vec<(String, String)>,
+
+    /// Output: a table, or a JSON array of {"name", "properties"}.
+    #[arg(long, value_enum, default_value_t = backends::Format::Human)]
+    format: backends::Format,
+}
+
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got `{text}`"))?;
+    if name.is_empty() {
+        return Err(format!("the name is empty in `{text}`"));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 const EVAL_EXAMPLES: &str = "\
@@ -87,7 +138,9 @@ Exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage or I/O erro
 
 #[derive(Debug, clap::Args)]
 struct ValidateArgs {
-    /// Policy XML files or folders (searched recursively; files that are not policy XML are skipped).
+    /// Policy XML files, ARM templates, APIOps backendInformation.json files, or folders (searched recursively;
+    /// other files are skipped). Template parameters without a value are not errors here: they come at deploy
+    /// time (`apim-emu backends` checks a deployment with its parameters).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 
@@ -138,6 +191,17 @@ fn main() -> ExitCode {
             strict: args.strict,
             style: render::Style { color },
         }),
+        Command::Backends(args) => backends::run(
+            &backends::Options {
+                paths: args.paths,
+                params: args.params,
+                parameter_files: args.parameter_files,
+                backend_urls: args.backend_urls,
+                format: args.format,
+            },
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        ),
         Command::Eval(args) => eval::run(
             &eval::Options {
                 expression: args.expression,

@@ -33,7 +33,12 @@ pub struct Options {
 
 enum Input {
     Policy(PathBuf),
-    Skipped { path: PathBuf, reason: String },
+    /// An ARM template or an APIOps `backendInformation.json`.
+    Backends(PathBuf),
+    Skipped {
+        path: PathBuf,
+        reason: String,
+    },
 }
 
 /// What `validate` found: per-file diagnostics, skipped files, and the sources to render them.
@@ -41,6 +46,10 @@ pub struct Report {
     pub sources: SourceMap,
     pub files: Vec<FileReport>,
     pub skipped: Vec<(String, String)>,
+    /// ARM templates and APIOps backend files read.
+    pub backend_files: Vec<String>,
+    /// Their problems, located (line, column) where the JSON path was found.
+    pub backend_problems: Vec<(apim_backend::Problem, Option<(usize, usize)>)>,
 }
 
 /// One validated file.
@@ -55,14 +64,23 @@ impl Report {
         self.files
             .iter()
             .map(|file| count(&file.diagnostics, Severity::Error))
-            .sum()
+            .sum::<usize>()
+            + self.backend_count(apim_backend::Severity::Error)
+    }
+
+    fn backend_count(&self, severity: apim_backend::Severity) -> usize {
+        self.backend_problems
+            .iter()
+            .filter(|(p, _)| p.severity == severity)
+            .count()
     }
 
     pub fn n_warnings(&self) -> usize {
         self.files
             .iter()
             .map(|file| count(&file.diagnostics, Severity::Warning))
-            .sum()
+            .sum::<usize>()
+            + self.backend_count(apim_backend::Severity::Warning)
     }
 
     /// Every diagnostic in the human format, skipped-file notes first, then a summary line.
@@ -75,12 +93,18 @@ impl Report {
                 writeln!(out, "{}", render::human(diagnostic, &self.sources, style))?;
             }
         }
+        for (problem, at) in &self.backend_problems {
+            if problem.severity != apim_backend::Severity::Note {
+                writeln!(out, "{}", crate::backends::render_problem(problem, *at))?;
+            }
+        }
         let (n_errors, n_warnings) = (self.n_errors(), self.n_warnings());
+        let n_files = self.files.len() + self.backend_files.len();
         writeln!(
             out,
             "validated {} {}: {} {}, {} {}{}",
-            self.files.len(),
-            plural(self.files.len(), "file", "files"),
+            n_files,
+            plural(n_files, "file", "files"),
             n_errors,
             plural(n_errors, "error", "errors"),
             n_warnings,
@@ -110,6 +134,10 @@ impl Report {
             .collect();
         json!({
             "files": files,
+            "backends": {
+                "files": self.backend_files,
+                "problems": self.backend_problems.iter().map(|(p, at)| crate::backends::problem_json(p, *at)).collect::<Vec<_>>(),
+            },
             "skipped": self.skipped.iter().map(|(path, reason)| json!({"path": path, "reason": reason})).collect::<Vec<_>>(),
             "summary": {
                 "files": self.files.len(),
@@ -161,9 +189,18 @@ pub fn check(options: &Options) -> anyhow::Result<Report> {
     let engine = apim_expr::Engine::default();
     let mut files = Vec::new();
     let mut skipped = Vec::new();
+    let mut backend_sources = crate::backends::Sources {
+        inputs: Vec::new(),
+        texts: HashMap::new(),
+        problems: Vec::new(),
+        skipped: Vec::new(),
+    };
     for input in inputs {
         match input {
             Input::Skipped { path, reason } => skipped.push((display(&path), reason)),
+            Input::Backends(path) => {
+                crate::backends::add_file(&path, true, &mut backend_sources)?;
+            }
             Input::Policy(path) => {
                 let bytes = std::fs::read(&path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
@@ -205,10 +242,34 @@ pub fn check(options: &Options) -> anyhow::Result<Report> {
             }
         }
     }
+    let backend_files: Vec<String> = backend_sources
+        .texts
+        .keys()
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut backend_problems = backend_sources.problems;
+    if !backend_sources.inputs.is_empty() {
+        // Parameters come at deploy time: missing ones (and what needs them) are warnings here.
+        let loaded = apim_backend::load(
+            &backend_sources.inputs,
+            &apim_backend::LoadOptions {
+                lenient: true,
+                ..apim_backend::LoadOptions::default()
+            },
+        );
+        for p in loaded.problems {
+            let at = crate::backends::position(&p, &backend_sources.texts);
+            backend_problems.push((p, at));
+        }
+    }
     Ok(Report {
         sources,
         files,
         skipped,
+        backend_files,
+        backend_problems,
     })
 }
 
@@ -255,7 +316,15 @@ fn collect_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
                     path.display(),
                     path.display()
                 ),
-                "json" | "tf" | "csx" | "md" | "yaml" | "yml" => bail!(
+                "json" => match crate::backends::json_kind_of_file(path) {
+                    Some(true) => inputs.push(Input::Backends(path.clone())),
+                    Some(false) => bail!(
+                        "{} is not policy XML or an ARM template; `validate` reads policy documents, ARM templates and APIOps backendInformation.json files",
+                        path.display()
+                    ),
+                    None => inputs.push(Input::Backends(path.clone())),
+                },
+                "tf" | "csx" | "md" | "yaml" | "yml" => bail!(
                     "{} is not policy XML; `validate` reads policy documents (`<policies>` or `<fragment>` XML files)",
                     path.display()
                 ),
@@ -273,6 +342,15 @@ fn extension(path: &Path) -> String {
 }
 
 fn classify(path: PathBuf) -> Input {
+    if extension(&path) == "json" {
+        return match crate::backends::json_kind_of_file(&path) {
+            Some(true) => Input::Backends(path),
+            _ => Input::Skipped {
+                path,
+                reason: "JSON that is not an ARM template or APIOps backend".to_string(),
+            },
+        };
+    }
     if extension(&path) != "xml" {
         return Input::Skipped {
             path,

@@ -23,6 +23,7 @@ fn main() {
         context: arm_template::DeploymentContext::default(),
         parameters,
         wanted: &wanted,
+        require_parameters: true,
     };
     let start = std::time::Instant::now();
     let d = arm_template::deploy(path, &template, &options);

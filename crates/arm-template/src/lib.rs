@@ -15,6 +15,7 @@ pub mod eval;
 pub mod expr;
 mod functions;
 pub mod hash;
+pub mod locate;
 mod template;
 
 pub use eval::EvalError;

@@ -40,6 +40,9 @@ pub struct Options<'a> {
     /// returned; other resources are only enumerated (name, type, condition), so that expressions about
     /// resources the caller does not model cannot fail the deployment.
     pub wanted: &'a dyn Fn(&str) -> bool,
+    /// A parameter without a value or default is an error (a deployment); `false` makes it a note and leaves the
+    /// values that need it unresolved (checking a template whose parameters come at deploy time).
+    pub require_parameters: bool,
 }
 
 /// A located problem: file, JSON path, the expression and what went wrong.
@@ -129,6 +132,7 @@ pub fn deploy(file: &str, template: &Value, options: &Options) -> Deployment {
     let engine = Engine {
         ctx: &options.context,
         wanted: options.wanted,
+        require_parameters: options.require_parameters,
         poison: RefCell::new(Vec::new()),
         errors: RefCell::new(Vec::new()),
         notes: RefCell::new(Vec::new()),
@@ -184,6 +188,8 @@ pub fn deploy(file: &str, template: &Value, options: &Options) -> Deployment {
         engine.unpoison(v, k.clone(), &mut out_found);
     }
     let mut notes = engine.notes.take();
+    let mut seen = std::collections::HashSet::new();
+    notes.retain(|n| seen.insert(n.clone()));
     for u in out_found {
         notes.push(format!(
             "output {} could not be computed: {}",
@@ -201,6 +207,7 @@ pub fn deploy(file: &str, template: &Value, options: &Options) -> Deployment {
 struct Engine<'a> {
     ctx: &'a DeploymentContext,
     wanted: &'a dyn Fn(&str) -> bool,
+    require_parameters: bool,
     poison: RefCell<Vec<TemplateError>>,
     errors: RefCell<Vec<TemplateError>>,
     notes: RefCell<Vec<String>>,
@@ -278,7 +285,7 @@ impl Engine<'_> {
                     let p = if at.is_empty() {
                         key_path(k)
                     } else {
-                        format!("{at}.{}", key_path(k))
+                        child_path(&at, k)
                     };
                     self.unpoison(x, p, found);
                 }
@@ -445,12 +452,16 @@ impl<'a> Frame<'a> {
         let root = self.at(engine, Vec::new());
         for p in &self.params {
             if let Err(e) = root.param_value(p) {
-                engine.error(
-                    &self.file,
-                    &child_path(&format!("{}.parameters", self.base), &p.name),
-                    None,
-                    e,
-                );
+                let path = child_path(&format!("{}.parameters", self.base), &p.name);
+                let missing = p.provided.is_none() && p.decl.get("defaultValue").is_none();
+                if missing && !engine.require_parameters {
+                    engine
+                        .notes
+                        .borrow_mut()
+                        .push(format!("{}: {path}: {}", self.file, e.message));
+                } else {
+                    engine.error(&self.file, &path, None, e);
+                }
             }
         }
         if let Some(Value::Array(fs)) = self.template.get("functions")

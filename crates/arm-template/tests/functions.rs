@@ -17,6 +17,7 @@ fn eval(expr: &str) -> Result<Value, String> {
         context: arm_template::DeploymentContext::default(),
         parameters: Vec::new(),
         wanted: &wanted,
+        require_parameters: true,
     };
     let d = arm_template::deploy("t.json", &template, &options);
     if let Some(e) = d.errors.first() {

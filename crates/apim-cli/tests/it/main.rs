@@ -1,6 +1,7 @@
 //! The single integration-test binary of apim-emu: golden fixtures, the real-world corpus, the example
 //! policies, and the command line as a user runs it (help, exit codes, JSON, named values, fragments).
 
+mod backends;
 mod cli;
 mod corpus;
 mod explain;
