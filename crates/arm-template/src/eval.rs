@@ -119,6 +119,12 @@ fn short(v: &Value) -> String {
 
 impl Evaluator<'_> {
     fn eval(&mut self, e: &Expr) -> R {
+        // Variables, parameters and nested deployments evaluate through here recursively: move to a fresh stack
+        // segment when the thread's stack runs low instead of overflowing it.
+        stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || self.eval_here(e))
+    }
+
+    fn eval_here(&mut self, e: &Expr) -> R {
         self.depth += 1;
         if self.depth > MAX_DEPTH * 4 {
             return Err(EvalError::new("expressions are nested too deeply"));

@@ -56,7 +56,27 @@ fn chars(s: &str) -> Vec<char> {
 /// Limits what one function may build (sandbox against `range(0, 100000000)` and the like).
 const MAX_ITEMS: i64 = 100_000;
 
+/// Larger strings than this are refused (a template that doubles a string in a chain of variables would
+/// otherwise exhaust memory).
+const MAX_STRING: usize = 16 << 20;
+
 pub fn call(scope: &dyn Scope, name: &str, lower: &str, a: Vec<Value>) -> R {
+    let v = call_inner(scope, name, lower, a)?;
+    let too_big = match &v {
+        Value::String(s) => s.len() > MAX_STRING,
+        Value::Array(xs) => xs.len() as i64 > MAX_ITEMS * 10,
+        _ => false,
+    };
+    if too_big {
+        return Err(EvalError::new(format!(
+            "`{name}` built a value larger than apim-emu accepts (16 MiB of text or {} items)",
+            MAX_ITEMS * 10
+        )));
+    }
+    Ok(v)
+}
+
+fn call_inner(scope: &dyn Scope, name: &str, lower: &str, a: Vec<Value>) -> R {
     let ctx = scope.context();
     Ok(match lower {
         // ----- deployment -----
@@ -950,7 +970,11 @@ fn format_composite(f: &str, args: &[Value]) -> R<String> {
                     }
                     _ => to_text(v),
                 };
-                if let Ok(w) = align.trim().parse::<i64>() {
+                if let Ok(w) = align
+                    .trim()
+                    .parse::<i64>()
+                    .map(|w| w.clamp(-MAX_ITEMS, MAX_ITEMS))
+                {
                     let n = text.chars().count() as i64;
                     if w.abs() > n {
                         let pad = " ".repeat((w.abs() - n) as usize);

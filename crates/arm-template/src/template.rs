@@ -936,6 +936,10 @@ impl At<'_> {
 
     /// Evaluates every expression inside a JSON value (property copy loops included); failures become markers.
     fn tree(&self, v: &Value, path: &str) -> Value {
+        stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, || self.tree_here(v, path))
+    }
+
+    fn tree_here(&self, v: &Value, path: &str) -> Value {
         match v {
             Value::String(s) => match expr::classify(s) {
                 Template::Literal(t) => Value::String(t.into_owned()),

@@ -77,6 +77,8 @@ fn strings() {
     check("last('abc')", json!("c"));
     check("'it''s'", json!("it's"));
     fails("substring('hello', 3, 5)", "outside the string");
+    check("length(format('{0,-5}|', 'ab'))", json!(6));
+    check("length(format('{0,999999999}', 'a'))", json!(100000));
 }
 
 #[test]
