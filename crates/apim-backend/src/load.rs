@@ -248,11 +248,11 @@ pub fn load(inputs: &[Input], options: &LoadOptions) -> Loaded {
                 &r.origin,
                 &u.at,
                 if u.error.file == r.origin.file && u.error.path == format!("{}.{}", r.origin.path, u.at) {
-                    format!("{at} could not be computed: {}", u.error.message)
+                    format!("{at} could not be computed: {}{}", u.error.message, expression_note(&u.error))
                 } else {
                     format!(
-                        "{at} could not be computed: {} (at {}: {})",
-                        u.error.message, u.error.file, u.error.path
+                        "{at} could not be computed: {}{} (at {}: {})",
+                        u.error.message, expression_note(&u.error), u.error.file, u.error.path
                     )
                 },
                 Some(if is_url {
@@ -290,6 +290,14 @@ fn problems_push_usage(sink: &mut Sink, name: &str, known: &[&str]) {
             format!("backends are: {}", known.join(", "))
         }),
     });
+}
+
+/// ` in `[expression]`` for a message, shortened.
+fn expression_note(e: &arm_template::TemplateError) -> String {
+    match &e.expression {
+        Some(x) => format!(" in `{}`", shorten(x)),
+        None => String::new(),
+    }
 }
 
 fn declares(template: &Value, name: &str) -> bool {

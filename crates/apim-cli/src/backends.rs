@@ -281,6 +281,17 @@ pub fn resolve(options: &Options) -> anyhow::Result<(Loaded, Vec<Located>)> {
 
 pub fn run(options: &Options, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
     let (loaded, problems) = resolve(options)?;
+    // A --backend-url naming no backend is a usage error (exit 2), reported before anything else.
+    let usage: Vec<&Located> = problems
+        .iter()
+        .filter(|(p, _)| p.file == "--backend-url")
+        .collect();
+    if !usage.is_empty() {
+        for (p, at) in usage {
+            let _ = writeln!(err, "{}", render_problem(p, *at));
+        }
+        return Ok(2);
+    }
     let mut n_errors = 0;
     for (p, at) in &problems {
         if p.severity == Severity::Error {
