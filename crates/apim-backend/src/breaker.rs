@@ -213,40 +213,23 @@ mod tests {
 
     #[test]
     fn retry_after_sets_the_open_time_when_accepted() {
-        let mut b = CircuitBreaker::new(rule(Threshold::Count(1), true));
-        let events = b.record(
-            S(5),
-            &Outcome::Response {
+        // A 429 with `Retry-After: 10` at t = 5 s: open for 10 s when accepted, for the trip duration otherwise.
+        for (accept, until) in [(true, S(15)), (false, S(65))] {
+            let mut b = CircuitBreaker::new(rule(Threshold::Count(1), accept));
+            let throttled = Outcome::Response {
                 status: 429,
                 retry_after: Some(S(10)),
-            },
-        );
-        assert_eq!(
-            events,
-            vec![Event::Tripped {
-                at: S(5),
-                until: S(15),
-                failures: 1,
-                by_retry_after: true
-            }]
-        );
-        let mut b = CircuitBreaker::new(rule(Threshold::Count(1), false));
-        let events = b.record(
-            S(5),
-            &Outcome::Response {
-                status: 429,
-                retry_after: Some(S(10)),
-            },
-        );
-        assert_eq!(
-            events,
-            vec![Event::Tripped {
-                at: S(5),
-                until: S(65),
-                failures: 1,
-                by_retry_after: false
-            }]
-        );
+            };
+            assert_eq!(
+                b.record(S(5), &throttled),
+                vec![Event::Tripped {
+                    at: S(5),
+                    until,
+                    failures: 1,
+                    by_retry_after: accept
+                }]
+            );
+        }
     }
 
     #[test]

@@ -25,15 +25,7 @@ pub fn substitute(text: &str, named: &[(String, String)]) -> String {
 
 /// Line and column (1-based, columns in characters) of a byte offset.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
+    arm_template::locate::line_col(text, offset)
 }
 
 /// Runs the command; returns the exit code (0 value printed, 1 the expression failed or is invalid).
