@@ -10,6 +10,8 @@ use serde_json::Value;
 pub const MAX_POOL_MEMBERS: usize = 30;
 
 const BACKENDS_TYPE: &str = "Microsoft.ApiManagement/service/backends";
+/// Azure: backends of a workspace (reference 03 §1); their id is still the last name segment.
+const WORKSPACE_BACKENDS_TYPE: &str = "Microsoft.ApiManagement/service/workspaces/backends";
 
 /// One source of backend definitions.
 #[derive(Debug, Clone)]
@@ -121,7 +123,9 @@ impl Sink<'_> {
 pub fn load(inputs: &[Input], options: &LoadOptions) -> Loaded {
     let mut problems = Vec::new();
     let mut raws: Vec<Raw> = Vec::new();
-    let wanted = |t: &str| t.eq_ignore_ascii_case(BACKENDS_TYPE);
+    let wanted = |t: &str| {
+        t.eq_ignore_ascii_case(BACKENDS_TYPE) || t.eq_ignore_ascii_case(WORKSPACE_BACKENDS_TYPE)
+    };
     let templates: Vec<&Value> = inputs
         .iter()
         .filter_map(|i| match i {

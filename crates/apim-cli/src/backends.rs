@@ -55,7 +55,12 @@ pub enum JsonKind {
 }
 
 pub fn json_kind(path: &Path, json: &Value) -> JsonKind {
-    let schema = json.get("$schema").and_then(Value::as_str).unwrap_or("");
+    // `deploymentTemplate.json`, `subscriptionDeploymentTemplate.json`, … (any case).
+    let schema = json
+        .get("$schema")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if path
         .file_name()
         .is_some_and(|n| n == "backendInformation.json")
@@ -67,10 +72,10 @@ pub fn json_kind(path: &Path, json: &Value) -> JsonKind {
             .unwrap_or_default();
         return JsonKind::ApiOpsBackend(name);
     }
-    if schema.contains("deploymentParameters") {
+    if schema.contains("deploymentparameters") {
         return JsonKind::Parameters;
     }
-    if schema.contains("deploymentTemplate") || json.get("resources").is_some() && json.is_object()
+    if schema.contains("deploymenttemplate") || json.get("resources").is_some() && json.is_object()
     {
         return JsonKind::Template;
     }

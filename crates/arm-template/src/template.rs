@@ -464,14 +464,6 @@ impl<'a> Frame<'a> {
                 }
             }
         }
-        if let Some(Value::Array(fs)) = self.template.get("functions")
-            && !fs.is_empty()
-        {
-            engine.notes.borrow_mut().push(format!(
-                "{}: {}.functions: user-defined functions are not supported yet; expressions calling them fail",
-                self.file, self.base
-            ));
-        }
         match self.template.get("resources") {
             Some(Value::Array(rs)) => {
                 for (i, r) in rs.iter().enumerate() {
@@ -1270,8 +1262,60 @@ impl Scope for At<'_> {
         )
     }
 
-    fn user_function(&self, _name: &str, _args: Vec<Value>) -> Option<Result<Value, EvalError>> {
-        None
+    /// Azure: user-defined functions (`functions: [{namespace, members: {name: {parameters, output}}}]`) see only
+    /// their own parameters; they cannot use variables, `reference()` or other user functions.
+    fn user_function(&self, name: &str, args: Vec<Value>) -> Option<Result<Value, EvalError>> {
+        let (namespace, member) = name.split_once('.')?;
+        let mut frame = self.frame;
+        while let Some(o) = frame.outer {
+            frame = o;
+        }
+        let def = frame
+            .template
+            .get("functions")
+            .and_then(Value::as_array)?
+            .iter()
+            .filter(|ns| {
+                ns.get("namespace")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(namespace))
+            })
+            .find_map(|ns| {
+                ns.get("members")
+                    .and_then(Value::as_object)
+                    .and_then(|m| eval::get_property(m, member))
+            })?;
+        let names: Vec<String> = def
+            .get("parameters")
+            .and_then(Value::as_array)
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if names.len() != args.len() {
+            return Some(Err(EvalError::new(format!(
+                "`{name}` takes {} argument(s), got {}",
+                names.len(),
+                args.len()
+            ))));
+        }
+        let Some(Value::String(body)) = def.get("output").and_then(|o| o.get("value")) else {
+            return Some(Err(EvalError::new(format!(
+                "`{name}` has no `output.value`"
+            ))));
+        };
+        let scope = FunctionScope {
+            outer: self,
+            parameters: names.into_iter().zip(args).collect(),
+        };
+        Some(match expr::classify(body) {
+            Template::Literal(t) => Ok(Value::String(t.into_owned())),
+            Template::Expression(e) => expr::parse(e)
+                .map_err(|x| EvalError::new(format!("syntax error in `{name}`: {x}")))
+                .and_then(|parsed| eval::eval(&parsed, &scope)),
+        })
     }
 
     fn context(&self) -> &DeploymentContext {
@@ -1280,5 +1324,57 @@ impl Scope for At<'_> {
 
     fn poisoned(&self, s: &str) -> Option<EvalError> {
         self.engine.poison_error(s)
+    }
+}
+
+/// The scope inside a user-defined function: its parameters, nothing else of the template.
+struct FunctionScope<'s, 'f> {
+    outer: &'s At<'f>,
+    parameters: Vec<(String, Value)>,
+}
+
+impl Scope for FunctionScope<'_, '_> {
+    fn parameter(&self, name: &str) -> Result<Value, EvalError> {
+        self.parameters
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| EvalError::new(format!("the function has no parameter '{name}'")))
+    }
+
+    fn variable(&self, name: &str) -> Result<Value, EvalError> {
+        Err(EvalError::new(format!(
+            "variables('{name}'): user-defined functions cannot use variables"
+        )))
+    }
+
+    fn copy_index(&self, _loop_name: Option<&str>) -> Result<i64, EvalError> {
+        Err(EvalError::new(
+            "user-defined functions cannot use copyIndex()",
+        ))
+    }
+
+    fn reference(&self, target: &str, _full: bool) -> Result<Value, EvalError> {
+        Err(EvalError::new(format!(
+            "reference('{target}'): user-defined functions cannot use reference()"
+        )))
+    }
+
+    fn resource_info(&self, symbolic: &str) -> Result<Value, EvalError> {
+        self.outer.resource_info(symbolic)
+    }
+
+    fn user_function(&self, name: &str, _args: Vec<Value>) -> Option<Result<Value, EvalError>> {
+        Some(Err(EvalError::new(format!(
+            "`{name}`: user-defined functions cannot call other user-defined functions"
+        ))))
+    }
+
+    fn context(&self) -> &DeploymentContext {
+        self.outer.context()
+    }
+
+    fn poisoned(&self, s: &str) -> Option<EvalError> {
+        self.outer.poisoned(s)
     }
 }

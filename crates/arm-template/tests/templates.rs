@@ -170,3 +170,26 @@ fn runaway_values_are_refused_not_allocated() {
         b.unresolved
     );
 }
+
+#[test]
+fn user_defined_functions_see_their_parameters() {
+    let template = json!({
+        "functions": [ { "namespace": "contoso", "members": {
+            "backendName": { "parameters": [ { "name": "region", "type": "string" } ],
+                             "output": { "type": "string", "value": "[format('aoai-{0}', toLower(parameters('region')))]" } } } } ],
+        "outputs": {
+            "name": { "type": "string", "value": "[contoso.backendName('EastUS')]" },
+            "bad": { "type": "string", "value": "[contoso.backendName()]" }
+        }
+    });
+    let d = run(&template, Vec::new());
+    assert_eq!(d.outputs["name"]["value"], json!("aoai-eastus"));
+    assert_eq!(d.outputs["bad"]["value"], Value::Null);
+    assert!(
+        d.notes
+            .iter()
+            .any(|n| n.contains("takes 1 argument(s), got 0")),
+        "{:?}",
+        d.notes
+    );
+}
