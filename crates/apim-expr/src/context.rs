@@ -407,7 +407,7 @@ const RECORD_FIELDS: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
-fn named_record(part: &str, v: Option<&serde_json::Value>) -> Result<Dynamic, String> {
+pub(crate) fn named_record(part: &str, v: Option<&serde_json::Value>) -> Result<Dynamic, String> {
     let Some(v) = v.filter(|v| !v.is_null()) else {
         return Ok(Dynamic::UNIT);
     };

@@ -93,6 +93,10 @@ impl Context {
     pub fn set_variable(&self, name: &str, value: Value) {
         context::set_variable(&self.0, name, value.0);
     }
+
+    pub(crate) fn from_dynamic(d: Dynamic) -> Context {
+        Context(d)
+    }
 }
 
 /// A value an expression produced.
@@ -106,6 +110,18 @@ impl std::fmt::Debug for Value {
 }
 
 impl Value {
+    pub(crate) fn from_dynamic(d: Dynamic) -> Value {
+        Value(d)
+    }
+
+    pub(crate) fn into_dynamic(self) -> Dynamic {
+        self.0
+    }
+
+    pub(crate) fn dynamic(&self) -> &Dynamic {
+        &self.0
+    }
+
     /// What `get-authorization-context` stores: APIM's `Authorization` (`AccessToken`, `Claims`).
     pub fn authorization(access_token: &str, claims: Vec<(String, String)>) -> Value {
         Value(context::authorization(access_token, claims))

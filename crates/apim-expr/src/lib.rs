@@ -13,6 +13,7 @@ mod format;
 mod implemented;
 mod json;
 mod lex;
+mod live;
 mod members;
 mod parse;
 mod runtime;
@@ -25,6 +26,9 @@ mod xml;
 pub use context::Environment;
 pub use engine::{
     Compiled, Context, Engine, EvalError, Explain, ExplainStep, Limits, StepOutcome, Value,
+};
+pub use live::{
+    BodyHandle, LastErrorData, LiveParts, RequestData, RequestInfo, ResponseData, Variables,
 };
 
 /// A byte range into the expression text.

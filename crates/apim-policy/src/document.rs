@@ -126,6 +126,9 @@ fn parse_with_section(
             None
         }
     };
+    if let Some(kind) = &kind {
+        check_retried_bodies(&mut ctx, kind);
+    }
     let mut diagnostics = std::mem::take(&mut ctx.diagnostics);
     diagnostics.sort_by_key(|diagnostic| (diagnostic.primary.span.start(), diagnostic.code));
     diagnostics.dedup();
@@ -244,5 +247,46 @@ pub fn sniff_root(text: &str) -> Option<&str> {
         } else {
             return None;
         }
+    }
+}
+
+/// Azure: without `buffer-request-body="true"`, a request body is not replayed when `<retry>` runs
+/// `forward-request` again (reference 02 forward-request; a well-known production surprise).
+fn check_retried_bodies(ctx: &mut Ctx<'_>, kind: &DocumentKind) {
+    use crate::policies::Policy;
+    let blocks: Vec<&[Policy]> = match kind {
+        DocumentKind::Policies(sections) => {
+            sections.iter().map(|s| s.policies.as_slice()).collect()
+        }
+        DocumentKind::Fragment(policies) => vec![policies.as_slice()],
+    };
+    for block in blocks {
+        crate::compose::visit_policies(block, &mut |policy| {
+            let Policy::Retry(retry) = policy else { return };
+            crate::compose::visit_policies(&retry.content.0, &mut |inner| {
+                let Policy::ForwardRequest(forward) = inner else {
+                    return;
+                };
+                let buffered = matches!(
+                    &forward.buffer_request_body,
+                    Some(crate::value::Value::Literal { value: true, .. })
+                ) || matches!(
+                    &forward.buffer_request_body,
+                    Some(crate::value::Value::Expression(_))
+                );
+                if !buffered {
+                    ctx.push(
+                        Diagnostic::warning(
+                            Code::RetryBodyNotBuffered,
+                            "a retried `forward-request` without `buffer-request-body=\"true\"` sends the request body only on the first attempt",
+                            forward.name_span.clone(),
+                            "retried without a buffered body",
+                        )
+                        .with_secondary(retry.name_span.clone(), "retried here")
+                        .with_help("add buffer-request-body=\"true\" if requests to this API have bodies (POST, PUT)"),
+                    );
+                }
+            });
+        });
     }
 }

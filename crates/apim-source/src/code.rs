@@ -99,6 +99,13 @@ codes! {
     ExpressionUnsupported = "P034", "expression not supported by apim-emu";
     /// An expression nested or sized beyond the sandbox limits.
     ExpressionTooComplex = "P035", "expression beyond the sandbox limits";
+    /// A policy apim-emu cannot execute yet; `serve` refuses the policy unless told to skip it.
+    PolicyNotExecuted = "P040", "policy not executed by apim-emu";
+    /// A `set-backend-service backend-id` that names no loaded backend.
+    UnknownBackend = "P041", "unknown backend";
+    /// A retry around `forward-request` without `buffer-request-body="true"`: a retried request with a body is
+    /// sent without it.
+    RetryBodyNotBuffered = "P042", "retried request body is not buffered";
 }
 
 impl std::fmt::Display for Code {

@@ -54,7 +54,9 @@ fn err_fixtures_print_their_diagnostics() {
 /// in docs/diagnostics.md).
 #[test]
 fn every_code_has_a_fixture_that_triggers_it() {
-    for code in Code::ALL {
+    // Produced when a plan is compiled for `serve` (they need backends or the executor), tested in apim-exec.
+    const COMPILE_ONLY: &[Code] = &[Code::PolicyNotExecuted, Code::UnknownBackend];
+    for code in Code::ALL.iter().filter(|code| !COMPILE_ONLY.contains(code)) {
         let prefix = format!("{}-", code.id());
         let fixture = std::fs::read_dir(root().join("fixtures/policy/err"))
             .expect("err fixtures exist")
