@@ -36,8 +36,7 @@ pub struct Step {
 pub struct Plan {
     pub(crate) sections: [Vec<Step>; 4],
     pub(crate) engine: Arc<Engine>,
-    /// Whether the request body needs buffering for a retry to replay it (any forward-request with
-    /// `buffer-request-body="true"`).
+    /// The executed policies' names, in document order.
     pub(crate) names: Vec<String>,
 }
 
@@ -68,7 +67,12 @@ pub(crate) struct Compiler<'o> {
 }
 
 /// The sections in execution order.
-pub const SECTIONS: [Section; 4] = [Section::Inbound, Section::Backend, Section::Outbound, Section::OnError];
+pub const SECTIONS: [Section; 4] = [
+    Section::Inbound,
+    Section::Backend,
+    Section::Outbound,
+    Section::OnError,
+];
 
 /// Compiles the effective policy of every section. `None` when there are errors (all reported).
 pub fn compile(
@@ -103,13 +107,24 @@ pub fn compile(
     if failed {
         return (None, diagnostics);
     }
-    (Some(Plan { sections, engine, names }), diagnostics)
+    (
+        Some(Plan {
+            sections,
+            engine,
+            names,
+        }),
+        diagnostics,
+    )
 }
 
 impl Compiler<'_> {
     pub fn error(&mut self, span: &Span, message: impl Into<String>) {
-        self.diagnostics
-            .push(Diagnostic::error(Code::ExpressionSyntax, message.into(), span.clone(), "here"));
+        self.diagnostics.push(Diagnostic::error(
+            Code::ExpressionSyntax,
+            message.into(),
+            span.clone(),
+            "here",
+        ));
     }
 
     /// Compiles a nested block (`<when>`, `<retry>` …).
@@ -193,7 +208,9 @@ impl Compiler<'_> {
             None if self.options.skip_unsupported => {
                 self.diagnostics.push(Diagnostic::warning(
                     Code::PolicyNotExecuted,
-                    format!("`{name}` is not executed by apim-emu yet; skipped (--skip-unsupported)"),
+                    format!(
+                        "`{name}` is not executed by apim-emu yet; skipped (--skip-unsupported)"
+                    ),
                     span,
                     "skipped",
                 ));
@@ -239,7 +256,13 @@ impl Compiler<'_> {
                 match T::parse_literal(&text) {
                     Some(value) => Some(Cv::Lit(value)),
                     None => {
-                        self.error(&t.span, format!("`{text}` (after named values) is not {}", T::TYPE.describe()));
+                        self.error(
+                            &t.span,
+                            format!(
+                                "`{text}` (after named values) is not {}",
+                                T::TYPE.describe()
+                            ),
+                        );
                         None
                     }
                 }
@@ -254,11 +277,17 @@ impl Compiler<'_> {
         }
     }
 
-    fn expression(&mut self, src: &ExprSource) -> Option<(Arc<apim_expr::Compiled>, Arc<ExprSource>)> {
+    fn expression(
+        &mut self,
+        src: &ExprSource,
+    ) -> Option<(Arc<apim_expr::Compiled>, Arc<ExprSource>)> {
         let resolved = match src.resolve(&self.options.named_values) {
             Some(r) => r,
             None => {
-                self.error(&src.span, "the expression uses a named value that has no value");
+                self.error(
+                    &src.span,
+                    "the expression uses a named value that has no value",
+                );
                 return None;
             }
         };
@@ -273,8 +302,12 @@ impl Compiler<'_> {
                 };
                 let span = resolved.span_of(e.range.clone());
                 // Valid C# apim-emu cannot run is an error here: serve would fail at the first request.
-                self.diagnostics
-                    .push(Diagnostic::error(code, e.message, span, "in this expression"));
+                self.diagnostics.push(Diagnostic::error(
+                    code,
+                    e.message,
+                    span,
+                    "in this expression",
+                ));
                 None
             }
         }

@@ -1,3 +1,17 @@
-//! Runs APIM policy documents (work in progress: the injected world first).
+//! Runs APIM policy documents. [`compile`] turns scoped documents (global → … → operation), fragments, named
+//! values and backends into an immutable [`Plan`]; [`Plan::run`] executes one request through inbound, backend,
+//! outbound and on-error. The executor opens no sockets and reads no clock: upstream calls, time, randomness and
+//! managed-identity tokens come from the [`Runtime`], so the gateway and the tests run the same code.
 
+mod compile;
 pub mod io;
+mod policies;
+mod run;
+
+pub use compile::{CompileOptions, Plan, compile};
+pub use io::{
+    BoxFuture, Clock, LocalTokenIssuer, TokenIssuer, Upstream, UpstreamError, UpstreamRequest,
+    UpstreamResponse, VirtualClock,
+};
+pub use policies::EXECUTED;
+pub use run::{Backends, Incoming, Outcome, Runtime};

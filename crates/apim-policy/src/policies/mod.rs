@@ -134,6 +134,22 @@ macro_rules! policies {
                 }
             }
 
+            /// The element name of a known policy (`None` for `<base />` and unknown elements).
+            pub fn known_name(&self) -> Option<&'static str> {
+                match self {
+                    $( Policy::$variant(_) => Some(<$module::$ty as Element>::SPEC.name), )*
+                    Policy::Base(_) | Policy::Unknown(_) => None,
+                }
+            }
+
+            /// The `id` attribute (`context.LastError.PolicyId`).
+            pub fn policy_id(&self) -> Option<&str> {
+                match self {
+                    $( Policy::$variant(policy) => policy.policy_id.as_deref(), )*
+                    Policy::Base(_) | Policy::Unknown(_) => None,
+                }
+            }
+
             /// Calls `visit` with each policy list nested directly in this policy (`<when>` blocks …).
             pub fn for_each_block<'p>(&'p self, visit: &mut dyn FnMut(&'p [Policy])) {
                 match self {

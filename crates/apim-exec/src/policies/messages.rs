@@ -1,0 +1,322 @@
+//! Policies that change the message or the pipeline's state: `set-variable`, `set-body`, `set-status`,
+//! `set-method`, `return-response`, `trace` (reference 02).
+
+use apim_expr::{BodyHandle, ResponseData};
+use apim_policy::policies::{
+    return_response as rast, set_body as bast, set_method as mast, set_status as sast,
+    set_variable as vast, trace as tast,
+};
+use apim_policy::spec::Section;
+use apim_policy::value::Value;
+
+use crate::Plan;
+use crate::compile::{Compiler, Cv};
+use crate::run::{Exchange, Flow, PolicyError, Runtime, eval, eval_value, reason_phrase};
+
+use super::headers::{self, SetHeader};
+
+pub(crate) fn empty_response() -> (ResponseData, BodyHandle) {
+    (
+        ResponseData {
+            status: 200,
+            reason: "OK".into(),
+            headers: Vec::new(),
+        },
+        BodyHandle::new(None),
+    )
+}
+
+pub struct SetVariable {
+    name: String,
+    value: Cv<String>,
+}
+
+pub(crate) fn compile_variable(c: &mut Compiler, p: &vast::SetVariable) -> Option<SetVariable> {
+    let name = match &p.name {
+        Value::Literal { value, .. } => value.clone(),
+        other => {
+            c.error(other.span(), "set-variable's name must be a literal");
+            return None;
+        }
+    };
+    Some(SetVariable {
+        name,
+        value: c.value(&p.value)?,
+    })
+}
+
+pub(crate) fn run_variable(
+    p: &SetVariable,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<Flow, PolicyError> {
+    // Azure: a literal value is a System.String; an expression keeps its type.
+    let v = eval_value(&p.value, ex, rt, plan)?;
+    ex.trace
+        .push(format!("set-variable: {} = {}", p.name, v.to_json()));
+    ex.variables.set(&p.name, v);
+    Ok(Flow::Continue)
+}
+
+pub struct SetBody {
+    content: Option<Cv<String>>,
+}
+
+pub(crate) fn compile_body(c: &mut Compiler, p: &bast::SetBody) -> Option<SetBody> {
+    if matches!(
+        &p.template,
+        Some(Value::Literal {
+            value: bast::Template::Liquid,
+            ..
+        })
+    ) {
+        c.diagnostics.push(apim_source::Diagnostic::error(
+            apim_source::Code::PolicyNotExecuted,
+            "`set-body template=\"liquid\"` is not executed by apim-emu yet",
+            p.span.clone(),
+            "liquid template",
+        ));
+        return None;
+    }
+    Some(SetBody {
+        content: c.opt(&p.content.0)?,
+    })
+}
+
+fn body_text(
+    p: &SetBody,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<Option<String>, PolicyError> {
+    match &p.content {
+        Some(cv) => Ok(eval_value(cv, ex, rt, plan)?.to_text()),
+        None => Ok(Some(String::new())),
+    }
+}
+
+pub(crate) fn run_body(
+    p: &SetBody,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<Flow, PolicyError> {
+    let text = body_text(p, ex, rt, plan)?;
+    ex.trace.push(format!(
+        "set-body: {} bytes",
+        text.as_deref().map(str::len).unwrap_or(0)
+    ));
+    match ex.section {
+        Section::Inbound | Section::Backend => match &ex.request_body {
+            Some(b) => b.set(text),
+            None => ex.request_body = Some(BodyHandle::new(text)),
+        },
+        Section::Outbound | Section::OnError => {
+            let (_, body) = ex.response.get_or_insert_with(empty_response);
+            body.set(text);
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+pub struct SetStatus {
+    code: Cv<i64>,
+    reason: Option<Cv<String>>,
+}
+
+pub(crate) fn compile_status(c: &mut Compiler, p: &sast::SetStatus) -> Option<SetStatus> {
+    Some(SetStatus {
+        code: c.value(&p.code)?,
+        reason: c.opt(&p.reason)?,
+    })
+}
+
+fn status_of(
+    p: &SetStatus,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<(u16, String), PolicyError> {
+    let code = eval(&p.code, ex, rt, plan, "code")?;
+    let code = u16::try_from(code)
+        .ok()
+        .filter(|c| (100..=599).contains(c))
+        .ok_or_else(|| {
+            PolicyError::new(
+                "set-status",
+                "",
+                format!("Status code {code} is not between 100 and 599."),
+            )
+        })?;
+    let reason = match &p.reason {
+        Some(r) => eval(r, ex, rt, plan, "reason")?,
+        None => reason_phrase(code).to_string(),
+    };
+    Ok((code, reason))
+}
+
+pub(crate) fn run_status(
+    p: &SetStatus,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<Flow, PolicyError> {
+    let (code, reason) = status_of(p, ex, rt, plan)?;
+    ex.trace.push(format!("set-status: {code} {reason}"));
+    let (response, _) = ex.response.get_or_insert_with(empty_response);
+    response.status = code;
+    response.reason = reason;
+    Ok(Flow::Continue)
+}
+
+pub struct SetMethod {
+    method: Cv<String>,
+}
+
+pub(crate) fn compile_method(c: &mut Compiler, p: &mast::SetMethod) -> Option<SetMethod> {
+    match &p.content.0 {
+        Some(v) => Some(SetMethod {
+            method: c.value(v)?,
+        }),
+        None => {
+            c.error(&p.span, "set-method needs the method as its content");
+            None
+        }
+    }
+}
+
+pub(crate) fn run_method(
+    p: &SetMethod,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<Flow, PolicyError> {
+    let m = eval(&p.method, ex, rt, plan, "method")?
+        .trim()
+        .to_ascii_uppercase();
+    ex.trace.push(format!("set-method: {m}"));
+    ex.request.method = m;
+    Ok(Flow::Continue)
+}
+
+pub struct ReturnResponse {
+    variable: Option<String>,
+    status: Option<SetStatus>,
+    headers: Vec<SetHeader>,
+    body: Option<SetBody>,
+}
+
+pub(crate) fn compile_return(c: &mut Compiler, p: &rast::ReturnResponse) -> Option<ReturnResponse> {
+    let variable = match &p.response_variable_name {
+        Some(Value::Literal { value, .. }) => Some(value.clone()),
+        Some(other) => {
+            c.error(other.span(), "response-variable-name must be a literal");
+            return None;
+        }
+        None => None,
+    };
+    let status = match &p.set_status {
+        Some(s) => Some(compile_status(c, s)?),
+        None => None,
+    };
+    let mut hs = Vec::new();
+    for h in &p.set_headers {
+        hs.push(headers::compile_header(c, h)?);
+    }
+    let body = match &p.set_body {
+        Some(b) => Some(compile_body(c, b)?),
+        None => None,
+    };
+    Some(ReturnResponse {
+        variable,
+        status,
+        headers: hs,
+        body,
+    })
+}
+
+pub(crate) fn run_return(
+    p: &ReturnResponse,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<Flow, PolicyError> {
+    // Azure: the default response is 200 OK with an empty body; with response-variable-name, the IResponse in that
+    // variable (reference 02 return-response).
+    let (mut response, mut body) = empty_response();
+    if let Some(name) = &p.variable {
+        match ex.variables.get(name).and_then(|v| v.as_response()) {
+            Some((r, b)) => {
+                response = r;
+                body = b.unwrap_or_else(|| BodyHandle::new(None));
+            }
+            None => {
+                return Err(PolicyError::new(
+                    "return-response",
+                    "",
+                    format!("Variable '{name}' does not hold a response."),
+                ));
+            }
+        }
+    }
+    if let Some(s) = &p.status {
+        let (code, reason) = status_of(s, ex, rt, plan)?;
+        response.status = code;
+        response.reason = reason;
+    }
+    for h in &p.headers {
+        let (name, action, values) = headers::evaluate(h, ex, rt, plan)?;
+        headers::apply(&mut response.headers, &name, action, values);
+    }
+    if let Some(b) = &p.body {
+        let text = body_text(b, ex, rt, plan)?;
+        body = BodyHandle::new(text);
+    }
+    ex.trace.push(format!(
+        "return-response: {} {}",
+        response.status, response.reason
+    ));
+    ex.response = Some((response, body));
+    Ok(Flow::Return)
+}
+
+pub struct Trace {
+    source: String,
+    severity: &'static str,
+    message: Option<Cv<String>>,
+}
+
+pub(crate) fn compile_trace(c: &mut Compiler, p: &tast::Trace) -> Option<Trace> {
+    let source = match &p.source {
+        Value::Literal { value, .. } => value.clone(),
+        other => {
+            c.error(other.span(), "trace's source must be a literal");
+            return None;
+        }
+    };
+    let severity = match &p.severity {
+        Some(Value::Literal { value, .. }) => value.as_str(),
+        _ => "verbose",
+    };
+    Some(Trace {
+        source,
+        severity,
+        message: c.opt(&p.message.content.0)?,
+    })
+}
+
+pub(crate) fn run_trace(
+    p: &Trace,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<Flow, PolicyError> {
+    let message = match &p.message {
+        Some(m) => eval_value(m, ex, rt, plan)?.to_text().unwrap_or_default(),
+        None => String::new(),
+    };
+    ex.trace
+        .push(format!("trace [{}] {}: {message}", p.severity, p.source));
+    Ok(Flow::Continue)
+}

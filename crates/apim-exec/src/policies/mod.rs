@@ -1,0 +1,132 @@
+//! The executor side of each policy: its compiled form, how it is compiled from the AST, and how it runs.
+//! One module per policy (the parser side is `apim-policy/src/policies/<name>.rs`).
+
+mod authentication;
+mod choose;
+mod forward_request;
+mod headers;
+mod messages;
+mod retry;
+mod set_backend_service;
+
+use apim_policy::policies::Policy;
+use apim_source::Span;
+
+use crate::Plan;
+use crate::compile::{Compiler, Step};
+use crate::io::BoxFuture;
+use crate::run::{Exchange, Flow, PolicyError, Runtime};
+
+/// A compiled policy.
+pub enum Op {
+    SetBackendService(set_backend_service::SetBackendService),
+    ForwardRequest(forward_request::ForwardRequest),
+    Retry(retry::Retry),
+    Choose(choose::Choose),
+    SetHeader(headers::SetHeader),
+    SetQueryParameter(headers::SetQueryParameter),
+    SetVariable(messages::SetVariable),
+    SetBody(messages::SetBody),
+    SetStatus(messages::SetStatus),
+    SetMethod(messages::SetMethod),
+    ReturnResponse(messages::ReturnResponse),
+    Trace(messages::Trace),
+    AuthenticationManagedIdentity(authentication::ManagedIdentity),
+    AuthenticationBasic(authentication::Basic),
+}
+
+/// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
+pub fn identity(policy: &Policy) -> Option<(&'static str, Span, Option<String>)> {
+    let name = policy.known_name()?;
+    Some((
+        name,
+        policy.span().clone(),
+        policy.policy_id().map(str::to_string),
+    ))
+}
+
+/// The policies the executor runs (the rest are refused by `serve` unless skipped).
+pub const EXECUTED: &[&str] = &[
+    "authentication-basic",
+    "authentication-managed-identity",
+    "choose",
+    "forward-request",
+    "retry",
+    "return-response",
+    "set-backend-service",
+    "set-body",
+    "set-header",
+    "set-method",
+    "set-query-parameter",
+    "set-status",
+    "set-variable",
+    "trace",
+];
+
+/// Compiles one policy; `None` when it cannot be executed (reported) or has errors (reported).
+pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<Op> {
+    Some(match policy {
+        Policy::SetBackendService(p) => Op::SetBackendService(set_backend_service::compile(c, p)?),
+        Policy::ForwardRequest(p) => Op::ForwardRequest(forward_request::compile(c, p)?),
+        Policy::Retry(p) => Op::Retry(retry::compile(c, p, path)?),
+        Policy::Choose(p) => Op::Choose(choose::compile(c, p, path)?),
+        Policy::SetHeader(p) => Op::SetHeader(headers::compile_header(c, p)?),
+        Policy::SetQueryParameter(p) => Op::SetQueryParameter(headers::compile_query(c, p)?),
+        Policy::SetVariable(p) => Op::SetVariable(messages::compile_variable(c, p)?),
+        Policy::SetBody(p) => Op::SetBody(messages::compile_body(c, p)?),
+        Policy::SetStatus(p) => Op::SetStatus(messages::compile_status(c, p)?),
+        Policy::SetMethod(p) => Op::SetMethod(messages::compile_method(c, p)?),
+        Policy::ReturnResponse(p) => Op::ReturnResponse(messages::compile_return(c, p)?),
+        Policy::Trace(p) => Op::Trace(messages::compile_trace(c, p)?),
+        Policy::AuthenticationManagedIdentity(p) => {
+            Op::AuthenticationManagedIdentity(authentication::compile_managed_identity(c, p)?)
+        }
+        Policy::AuthenticationBasic(p) => {
+            Op::AuthenticationBasic(authentication::compile_basic(c, p)?)
+        }
+        other => {
+            if !c.options.skip_unsupported {
+                let name = other.name();
+                c.diagnostics.push(
+                    apim_source::Diagnostic::error(
+                        apim_source::Code::PolicyNotExecuted,
+                        format!("`{name}` is not executed by apim-emu yet"),
+                        other.span().clone(),
+                        "not executed",
+                    )
+                    .with_help("remove it, or start with --skip-unsupported to skip it (as the self-hosted gateway skips policies it does not support)"),
+                );
+            }
+            return None;
+        }
+    })
+}
+
+/// Runs one step.
+pub(crate) fn run<'a>(
+    step: &'a Step,
+    ex: &'a mut Exchange,
+    rt: &'a Runtime,
+    plan: &'a Plan,
+) -> BoxFuture<'a, Result<Flow, PolicyError>> {
+    Box::pin(async move {
+        match &step.op {
+            Op::SetBackendService(p) => set_backend_service::run(p, ex, rt, plan),
+            Op::ForwardRequest(p) => forward_request::run(p, ex, rt, plan).await,
+            Op::Retry(p) => retry::run(p, ex, rt, plan).await,
+            Op::Choose(p) => choose::run(p, ex, rt, plan).await,
+            Op::SetHeader(p) => headers::run_header(p, ex, rt, plan),
+            Op::SetQueryParameter(p) => headers::run_query(p, ex, rt, plan),
+            Op::SetVariable(p) => messages::run_variable(p, ex, rt, plan),
+            Op::SetBody(p) => messages::run_body(p, ex, rt, plan),
+            Op::SetStatus(p) => messages::run_status(p, ex, rt, plan),
+            Op::SetMethod(p) => messages::run_method(p, ex, rt, plan),
+            Op::ReturnResponse(p) => messages::run_return(p, ex, rt, plan),
+            Op::Trace(p) => messages::run_trace(p, ex, rt, plan),
+            Op::AuthenticationManagedIdentity(p) => {
+                authentication::run_managed_identity(p, ex, rt, plan)
+            }
+            Op::AuthenticationBasic(p) => authentication::run_basic(p, ex, rt, plan),
+        }
+    })
+}
