@@ -3,6 +3,16 @@
 //! outbound and on-error. The executor opens no sockets and reads no clock: upstream calls, time, randomness and
 //! managed-identity tokens come from the [`Runtime`], so the gateway and the tests run the same code.
 
+/// Adds a trace line to an exchange when tracing; the text is only built then.
+macro_rules! note {
+    ($ex:expr, $line:expr) => {
+        if $ex.tracing {
+            let line: String = $line;
+            $ex.trace.push(line);
+        }
+    };
+}
+
 mod compile;
 pub mod io;
 mod policies;

@@ -32,6 +32,10 @@ pub struct Runtime {
     /// Seed of `Guid.NewGuid()`/`new Random()` in expressions and of request ids.
     pub seed: u64,
     pub request_counter: Mutex<u64>,
+    /// Collect a trace line per policy step (`--trace`, tests); off, no trace text is built.
+    pub trace: bool,
+    /// Managed-identity tokens by (resource, client id), with the clock time they stop being reused.
+    pub token_cache: Mutex<HashMap<(String, Option<String>), (String, Duration)>>,
 }
 
 /// Backends and their runtime state.
@@ -208,6 +212,7 @@ pub struct Exchange {
     pub forward_attempts: u32,
     /// The backend entity in use (`context.Backend`).
     pub backend_entity: Option<(String, String)>,
+    pub tracing: bool,
 }
 
 pub(crate) fn parse_query(q: &str) -> Vec<(String, String)> {
@@ -369,13 +374,16 @@ pub(crate) fn run_expr(
             let result = plan.engine.eval(compiled, &ctx, &env);
             result.map_err(|e| {
                 let span = src.span_of(e.range.clone());
-                ex.trace.push(format!(
-                    "expression failed at bytes {}..{}: {}: {}",
-                    span.start(),
-                    span.end(),
-                    e.exception,
-                    e.message
-                ));
+                note!(
+                    ex,
+                    format!(
+                        "expression failed at bytes {}..{}: {}: {}",
+                        span.start(),
+                        span.end(),
+                        e.exception,
+                        e.message
+                    )
+                );
                 // Azure (reference 01 §7): "Expression evaluation failed. <exception text>".
                 PolicyError::new(
                     "",
@@ -521,6 +529,7 @@ impl Plan {
             section: Section::Inbound,
             forward_attempts: 0,
             backend_entity: None,
+            tracing: rt.trace,
         };
         let activity = uuid::Uuid::from_u128(request_id).to_string();
         let mut failure: Option<PolicyError> = None;
@@ -560,15 +569,18 @@ impl Plan {
                 String::new(),
                 None,
             ));
-            ex.trace.push(format!(
-                "error: {} {} at {}/{} ({}): {}",
-                e.source,
-                e.reason,
-                section_name(section),
-                path,
-                scope_name(scope),
-                e.message
-            ));
+            note!(
+                ex,
+                format!(
+                    "error: {} {} at {}/{} ({}): {}",
+                    e.source,
+                    e.reason,
+                    section_name(section),
+                    path,
+                    scope_name(scope),
+                    e.message
+                )
+            );
             ex.last_error = Some(LastErrorData {
                 source: e.source.clone(),
                 reason: e.reason.clone(),
@@ -589,10 +601,13 @@ impl Plan {
                 Ok(_) => {}
                 Err(e2) => {
                     // Azure: an error inside on-error is UNVERIFIED; apim-emu answers 500.
-                    ex.trace.push(format!(
-                        "error in on-error: {} {}: {}",
-                        e2.source, e2.reason, e2.message
-                    ));
+                    note!(
+                        ex,
+                        format!(
+                            "error in on-error: {} {}: {}",
+                            e2.source, e2.reason, e2.message
+                        )
+                    );
                     ex.response = Some(error_response(500, "Internal server error", &activity));
                 }
             }

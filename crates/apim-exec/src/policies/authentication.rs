@@ -48,15 +48,36 @@ pub(crate) fn run_managed_identity(
         Some(v) => eval(v, ex, rt, plan, "ignore-error")?,
         None => false,
     };
-    match rt
-        .tokens
-        .token(&resource, p.client_id.as_deref(), rt.clock.wall())
-    {
+    // Azure: the token is cached until it expires (reference 02); apim-emu reuses it for 55 of its 60 minutes.
+    let key = (resource.clone(), p.client_id.clone());
+    let now = rt.clock.now();
+    let cached = rt
+        .token_cache
+        .lock()
+        .get(&key)
+        .filter(|(_, until)| now < *until)
+        .map(|(t, _)| t.clone());
+    let token = match cached {
+        Some(t) => Ok(t),
+        None => rt
+            .tokens
+            .token(&resource, p.client_id.as_deref(), rt.clock.wall())
+            .inspect(|t| {
+                rt.token_cache.lock().insert(
+                    key,
+                    (t.clone(), now + std::time::Duration::from_secs(55 * 60)),
+                );
+            }),
+    };
+    match token {
         Ok(token) => {
-            ex.trace.push(format!(
-                "authentication-managed-identity: token for {resource} ({})",
-                p.client_id.as_deref().unwrap_or("system-assigned")
-            ));
+            note!(
+                ex,
+                format!(
+                    "authentication-managed-identity: token for {resource} ({})",
+                    p.client_id.as_deref().unwrap_or("system-assigned")
+                )
+            );
             match &p.output_variable {
                 Some(var) => ex.variables.set(var, apim_expr::Value::text(&token)),
                 None => {
@@ -71,9 +92,10 @@ pub(crate) fn run_managed_identity(
             Ok(Flow::Continue)
         }
         Err(e) if ignore => {
-            ex.trace.push(format!(
-                "authentication-managed-identity: no token ({e}); ignored"
-            ));
+            note!(
+                ex,
+                format!("authentication-managed-identity: no token ({e}); ignored")
+            );
             Ok(Flow::Continue)
         }
         Err(e) => Err(PolicyError::new(
@@ -111,6 +133,6 @@ pub(crate) fn run_basic(
     ex.request
         .headers
         .push(("Authorization".into(), format!("Basic {encoded}")));
-    ex.trace.push(format!("authentication-basic: as {user}"));
+    note!(ex, format!("authentication-basic: as {user}"));
     Ok(Flow::Continue)
 }

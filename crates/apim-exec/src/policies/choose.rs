@@ -36,13 +36,13 @@ pub(crate) async fn run(
     for (i, (condition, steps)) in p.whens.iter().enumerate() {
         // Azure: conditions are evaluated in order; later ones are not evaluated once one is true.
         if eval(condition, ex, rt, plan, "condition")? {
-            ex.trace.push(format!("choose: when[{}] is true", i + 1));
+            note!(ex, format!("choose: when[{}] is true", i + 1));
             return run_steps(steps, ex, rt, plan).await;
         }
     }
     match &p.otherwise {
         Some(steps) => {
-            ex.trace.push("choose: otherwise".into());
+            note!(ex, "choose: otherwise".into());
             run_steps(steps, ex, rt, plan).await
         }
         None => Ok(Flow::Continue),

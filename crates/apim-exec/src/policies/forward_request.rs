@@ -120,10 +120,13 @@ pub(crate) async fn run(
                     match picked {
                         Some(i) => {
                             let m = &pool.members[i];
-                            ex.trace.push(format!(
-                                "pool {}: chose {} (priority {}, weight {})",
-                                backend.name, m.backend, m.priority, m.weight
-                            ));
+                            note!(
+                                ex,
+                                format!(
+                                    "pool {}: chose {} (priority {}, weight {})",
+                                    backend.name, m.backend, m.priority, m.weight
+                                )
+                            );
                             m.backend.clone()
                         }
                         None => {
@@ -132,10 +135,13 @@ pub(crate) async fn run(
                                 pool,
                                 &backends.unavailable_reason,
                             );
-                            ex.trace.push(format!(
-                                "pool {}: no member available, {} {}",
-                                backend.name, u.status, u.reason
-                            ));
+                            note!(
+                                ex,
+                                format!(
+                                    "pool {}: no member available, {} {}",
+                                    backend.name, u.status, u.reason
+                                )
+                            );
                             // Azure: every member tripped ⇒ 503 without calling a backend; visible to retry and
                             // on-error in context.Response (reference 03 §2).
                             return Err(unavailable(u.status, u.reason.clone(), u.reason));
@@ -157,9 +163,10 @@ pub(crate) async fn run(
                     .as_ref()
                     .and_then(|r| r.failure_status)
                     .unwrap_or(503);
-                ex.trace.push(format!(
-                    "backend {member}: circuit breaker open, {status} without calling it"
-                ));
+                note!(
+                    ex,
+                    format!("backend {member}: circuit breaker open, {status} without calling it")
+                );
                 return Err(unavailable(
                     status,
                     "Service Unavailable".into(),
@@ -215,23 +222,29 @@ pub(crate) async fn run(
     if ex.forward_attempts > 1 && !buffered && body.as_deref().is_some_and(|b| !b.is_empty()) {
         // Azure: the body stream was consumed by the first attempt; without buffer-request-body it is not
         // replayed (reference 02 forward-request, observed).
-        ex.trace.push(format!(
-            "forward-request attempt {}: the request body is not replayed (buffer-request-body is not true)",
-            ex.forward_attempts
-        ));
+        note!(
+            ex,
+            format!(
+                "forward-request attempt {}: the request body is not replayed (buffer-request-body is not true)",
+                ex.forward_attempts
+            )
+        );
         body = None;
     }
     let backend_name = entity.as_ref().map(|(n, _)| n.clone());
-    ex.trace.push(format!(
-        "forward-request attempt {}: {} {}{}",
-        ex.forward_attempts,
-        ex.request.method,
-        url,
-        backend_name
-            .as_ref()
-            .map(|n| format!(" (backend {n})"))
-            .unwrap_or_default()
-    ));
+    note!(
+        ex,
+        format!(
+            "forward-request attempt {}: {} {}{}",
+            ex.forward_attempts,
+            ex.request.method,
+            url,
+            backend_name
+                .as_ref()
+                .map(|n| format!(" (backend {n})"))
+                .unwrap_or_default()
+        )
+    );
     if let Some(n) = &backend_name {
         *backends
             .counts
@@ -263,12 +276,24 @@ pub(crate) async fn run(
             };
             for e in events {
                 match &e {
-                    Event::Tripped { until, failures, by_retry_after, .. } => ex.trace.push(format!(
-                        "circuit breaker {name}: tripped after {failures} failure(s), open for {:?}{}",
-                        until.saturating_sub(now),
-                        if *by_retry_after { " (Retry-After)" } else { "" }
-                    )),
-                    Event::Closed { .. } => ex.trace.push(format!("circuit breaker {name}: closed")),
+                    Event::Tripped {
+                        until,
+                        failures,
+                        by_retry_after,
+                        ..
+                    } => note!(
+                        ex,
+                        format!(
+                            "circuit breaker {name}: tripped after {failures} failure(s), open for {:?}{}",
+                            until.saturating_sub(now),
+                            if *by_retry_after {
+                                " (Retry-After)"
+                            } else {
+                                ""
+                            }
+                        )
+                    ),
+                    Event::Closed { .. } => note!(ex, format!("circuit breaker {name}: closed")),
                 }
                 backends.events.lock().push((name.clone(), e));
             }
@@ -288,8 +313,10 @@ pub(crate) async fn run(
                 },
                 ex,
             );
-            ex.trace
-                .push(format!("forward-request: {} {}", resp.status, resp.reason));
+            note!(
+                ex,
+                format!("forward-request: {} {}", resp.status, resp.reason)
+            );
             let status = resp.status;
             let reason = if resp.reason.is_empty() {
                 crate::run::reason_phrase(status).to_string()

@@ -123,12 +123,16 @@ pub(crate) fn run_header(
 ) -> Result<Flow, PolicyError> {
     let (name, action, values) = evaluate(p, ex, rt, plan)?;
     if PROTECTED.contains(&name.to_ascii_lowercase().as_str()) {
-        ex.trace
-            .push(format!("set-header: `{name}` cannot be changed; ignored"));
+        note!(
+            ex,
+            format!("set-header: `{name}` cannot be changed; ignored")
+        );
         return Ok(Flow::Continue);
     }
-    ex.trace
-        .push(format!("set-header: {name} {} {values:?}", action.as_str()));
+    note!(
+        ex,
+        format!("set-header: {name} {} {values:?}", action.as_str())
+    );
     match ex.section {
         Section::Inbound | Section::Backend => {
             apply(&mut ex.request.headers, &name, action, values)
@@ -150,10 +154,10 @@ pub(crate) fn run_query(
     plan: &Plan,
 ) -> Result<Flow, PolicyError> {
     let (name, action, values) = evaluate(p, ex, rt, plan)?;
-    ex.trace.push(format!(
-        "set-query-parameter: {name} {} {values:?}",
-        action.as_str()
-    ));
+    note!(
+        ex,
+        format!("set-query-parameter: {name} {} {values:?}", action.as_str())
+    );
     apply(&mut ex.query, &name, action, values);
     Ok(Flow::Continue)
 }

@@ -53,8 +53,7 @@ pub(crate) fn run_variable(
 ) -> Result<Flow, PolicyError> {
     // Azure: a literal value is a System.String; an expression keeps its type.
     let v = eval_value(&p.value, ex, rt, plan)?;
-    ex.trace
-        .push(format!("set-variable: {} = {}", p.name, v.to_json()));
+    note!(ex, format!("set-variable: {} = {}", p.name, v.to_json()));
     ex.variables.set(&p.name, v);
     Ok(Flow::Continue)
 }
@@ -103,10 +102,13 @@ pub(crate) fn run_body(
     plan: &Plan,
 ) -> Result<Flow, PolicyError> {
     let text = body_text(p, ex, rt, plan)?;
-    ex.trace.push(format!(
-        "set-body: {} bytes",
-        text.as_deref().map(str::len).unwrap_or(0)
-    ));
+    note!(
+        ex,
+        format!(
+            "set-body: {} bytes",
+            text.as_deref().map(str::len).unwrap_or(0)
+        )
+    );
     match ex.section {
         Section::Inbound | Section::Backend => match &ex.request_body {
             Some(b) => b.set(text),
@@ -163,7 +165,7 @@ pub(crate) fn run_status(
     plan: &Plan,
 ) -> Result<Flow, PolicyError> {
     let (code, reason) = status_of(p, ex, rt, plan)?;
-    ex.trace.push(format!("set-status: {code} {reason}"));
+    note!(ex, format!("set-status: {code} {reason}"));
     let (response, _) = ex.response.get_or_insert_with(empty_response);
     response.status = code;
     response.reason = reason;
@@ -195,7 +197,7 @@ pub(crate) fn run_method(
     let m = eval(&p.method, ex, rt, plan, "method")?
         .trim()
         .to_ascii_uppercase();
-    ex.trace.push(format!("set-method: {m}"));
+    note!(ex, format!("set-method: {m}"));
     ex.request.method = m;
     Ok(Flow::Continue)
 }
@@ -273,10 +275,10 @@ pub(crate) fn run_return(
         let text = body_text(b, ex, rt, plan)?;
         body = BodyHandle::new(text);
     }
-    ex.trace.push(format!(
-        "return-response: {} {}",
-        response.status, response.reason
-    ));
+    note!(
+        ex,
+        format!("return-response: {} {}", response.status, response.reason)
+    );
     ex.response = Some((response, body));
     Ok(Flow::Return)
 }
@@ -316,7 +318,9 @@ pub(crate) fn run_trace(
         Some(m) => eval_value(m, ex, rt, plan)?.to_text().unwrap_or_default(),
         None => String::new(),
     };
-    ex.trace
-        .push(format!("trace [{}] {}: {message}", p.severity, p.source));
+    note!(
+        ex,
+        format!("trace [{}] {}: {message}", p.severity, p.source)
+    );
     Ok(Flow::Continue)
 }

@@ -102,8 +102,7 @@ pub(crate) async fn run(
         };
         let again = retries < count && eval(&p.condition, ex, rt, plan, "condition")?;
         if !again {
-            ex.trace
-                .push(format!("retry: done after {} attempt(s)", retries + 1));
+            note!(ex, format!("retry: done after {} attempt(s)", retries + 1));
             return match failure {
                 Some(e) => Err(e),
                 None => Ok(Flow::Continue),
@@ -118,8 +117,10 @@ pub(crate) async fn run(
             wait(interval, delta, max, retries, unit)
         };
         retries += 1;
-        ex.trace
-            .push(format!("retry: attempt {} after {:?}", retries + 1, pause));
+        note!(
+            ex,
+            format!("retry: attempt {} after {:?}", retries + 1, pause)
+        );
         rt.clock.sleep(pause).await;
     }
 }

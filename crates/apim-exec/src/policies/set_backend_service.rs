@@ -75,15 +75,14 @@ pub(crate) fn run(
         };
         ex.backend_entity = Some((backend.name.clone(), kind.to_string()));
         ex.target = Target::Backend(backend.name.clone());
-        ex.trace.push(format!(
-            "set-backend-service: backend-id {} ({kind})",
-            backend.name
-        ));
+        note!(
+            ex,
+            format!("set-backend-service: backend-id {} ({kind})", backend.name)
+        );
     } else if let Some(url) = &p.base_url {
         let url = eval(url, ex, rt, plan, "base-url")?;
         ex.backend_entity = None;
-        ex.trace
-            .push(format!("set-backend-service: base-url {url}"));
+        note!(ex, format!("set-backend-service: base-url {url}"));
         ex.target = Target::Url(url);
     }
     Ok(Flow::Continue)

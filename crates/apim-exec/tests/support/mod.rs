@@ -93,6 +93,8 @@ impl Upstream for Scripted {
     }
 }
 
+const TRACE: bool = true;
+
 pub struct Harness {
     pub plan: Plan,
     pub upstream: Arc<Scripted>,
@@ -172,6 +174,8 @@ pub fn harness(api: &str, global: Option<&str>, registry: apim_backend::Registry
         backends: Arc::new(Backends::new(registry)),
         seed: 7,
         request_counter: Mutex::new(0),
+        token_cache: Default::default(),
+        trace: TRACE,
     };
     Harness {
         plan,
