@@ -35,8 +35,11 @@ pub struct Runtime {
     /// Collect a trace line per policy step (`--trace`, tests); off, no trace text is built.
     pub trace: bool,
     /// Managed-identity tokens by (resource, client id), with the clock time they stop being reused.
-    pub token_cache: Mutex<HashMap<(String, Option<String>), (String, Duration)>>,
+    pub token_cache: Mutex<HashMap<TokenKey, (String, Duration)>>,
 }
+
+/// A cached token's key: the resource and the client id (`None`: system-assigned).
+pub type TokenKey = (String, Option<String>);
 
 /// Backends and their runtime state.
 pub struct Backends {
