@@ -51,6 +51,7 @@ pub struct CircuitBreaker {
     /// Outcomes inside the current window: (time, was a failure).
     window: VecDeque<(Duration, bool)>,
     open_until: Option<Duration>,
+    tripped_by: Option<String>,
 }
 
 impl CircuitBreaker {
@@ -59,11 +60,25 @@ impl CircuitBreaker {
             rule,
             window: VecDeque::new(),
             open_until: None,
+            tripped_by: None,
         }
     }
 
     pub fn rule(&self) -> &BreakerRule {
         &self.rule
+    }
+
+    /// Failures counted in the window at `now`.
+    pub fn failures(&self, now: Duration) -> u32 {
+        self.window
+            .iter()
+            .filter(|(t, f)| *f && now.saturating_sub(*t) < self.rule.interval)
+            .count() as u32
+    }
+
+    /// What tripped the breaker last (the status code or error reason), while it is open or after.
+    pub fn tripped_by(&self) -> Option<String> {
+        self.tripped_by.clone()
     }
 
     /// The state at `now` (an open breaker whose time is over counts as closed).
@@ -141,6 +156,10 @@ impl CircuitBreaker {
             let until = now + open_for;
             self.open_until = Some(until);
             self.window.clear();
+            self.tripped_by = Some(match outcome {
+                Outcome::Response { status, .. } => status.to_string(),
+                Outcome::Error { reason } => reason.clone(),
+            });
             events.push(Event::Tripped {
                 at: now,
                 until,

@@ -6,4 +6,5 @@ pub mod backends;
 pub mod eval;
 pub mod expressions;
 pub mod render;
+pub mod serve;
 pub mod validate;

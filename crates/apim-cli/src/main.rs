@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 problems found (validation errors), 2 usage, I/O or internal error.
 
-use apim_cli::{backends, eval, render, validate};
+use apim_cli::{backends, eval, render, serve, validate};
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -41,6 +41,80 @@ enum Command {
     /// Print the backends and pools ARM templates (or APIOps folders) resolve to, as APIM would deploy them.
     #[command(after_help = BACKENDS_EXAMPLES)]
     Backends(BackendsArgs),
+    /// Run a local gateway that executes the policies against the backends.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  apim-emu serve --policy policies/foundry-failover/api.xml --backends policies/foundry-failover/backends.json \\
+      --param primaryUrl=http://127.0.0.1:8081 --param backupUrl=http://127.0.0.1:8082 --api-path openai
+  apim-emu serve --policy api.xml --backends main.json --parameters main.parameters.json \\
+      --backend-url foundry1=http://127.0.0.1:8081 --clock virtual --trace
+
+One API whose URL suffix is --api-path answers every method and path below it; the rest of the path and the
+query are appended to the backend URL as APIM does. Without --global-policy, APIM's default global policy
+(<backend><forward-request /></backend>) applies. The gateway answers GET /status-0123456789abcdef (health),
+GET /_emulator/backends (backends, pools, breaker state, request counts) and, with --clock virtual,
+POST /_emulator/clock with a duration (10 or PT10S) to move time.
+
+A policy with errors, or one apim-emu cannot execute yet, stops startup with the same diagnostics `validate`
+prints (--skip-unsupported skips the latter with a warning, as the self-hosted gateway does).";
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The API-scope policy document.
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+
+    /// The global policy document (default: APIM's, which forwards the request).
+    #[arg(long, value_name = "FILE")]
+    global_policy: Option<PathBuf>,
+
+    /// ARM templates or APIOps folders with the backends (repeatable).
+    #[arg(long = "backends", value_name = "FILE")]
+    backends: Vec<PathBuf>,
+
+    /// A template parameter (repeatable), as for `apim-emu backends`.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_pair)]
+    params: Vec<(String, String)>,
+
+    /// An ARM parameters file (repeatable).
+    #[arg(long = "parameters", value_name = "FILE")]
+    parameter_files: Vec<PathBuf>,
+
+    /// Replace a backend's URL (repeatable): point real templates at local servers.
+    #[arg(long = "backend-url", value_name = "NAME=URL", value_parser = parse_pair)]
+    backend_urls: Vec<(String, String)>,
+
+    /// A named value for `{{NAME}}` references (repeatable).
+    #[arg(long = "named-value", value_name = "NAME=VALUE", value_parser = parse_named_value)]
+    named_values: Vec<(String, String)>,
+
+    /// Folder of policy fragments (`<id>.xml` or `<id>/policy.xml`).
+    #[arg(long, value_name = "DIR")]
+    fragments: Option<PathBuf>,
+
+    /// The API's URL suffix (default: none, every path).
+    #[arg(long, value_name = "SUFFIX", default_value = "")]
+    api_path: String,
+
+    /// Address to listen on; port 0 picks a free port (printed as `listening on http://ADDR`).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+
+    /// Skip policies apim-emu cannot execute yet (with a warning) instead of refusing to start.
+    #[arg(long)]
+    skip_unsupported: bool,
+
+    /// `real`, or `virtual`: time moves only through POST /_emulator/clock (and waits inside a request).
+    #[arg(long, value_enum, default_value_t = serve::ClockKind::Real)]
+    clock: serve::ClockKind,
+
+    /// Print a trace line per policy step of every request to stderr.
+    #[arg(long)]
+    trace: bool,
 }
 
 const BACKENDS_EXAMPLES: &str = "\
@@ -189,6 +263,22 @@ fn main() -> ExitCode {
             fragments: args.fragments,
             named_values: args.named_values,
             strict: args.strict,
+            style: render::Style { color },
+        }),
+        Command::Serve(args) => serve::run(&serve::Options {
+            policy: args.policy,
+            global_policy: args.global_policy,
+            backends: args.backends,
+            params: args.params,
+            parameter_files: args.parameter_files,
+            backend_urls: args.backend_urls,
+            named_values: args.named_values,
+            fragments: args.fragments,
+            api_path: args.api_path,
+            listen: args.listen,
+            skip_unsupported: args.skip_unsupported,
+            clock: args.clock,
+            trace: args.trace,
             style: render::Style { color },
         }),
         Command::Backends(args) => backends::run(

@@ -284,7 +284,7 @@ fn plural<'s>(n: usize, one: &'s str, many: &'s str) -> &'s str {
     if n == 1 { one } else { many }
 }
 
-fn display(path: &Path) -> String {
+pub(crate) fn display(path: &Path) -> String {
     path.to_string_lossy().trim_start_matches("./").to_string()
 }
 
@@ -377,7 +377,7 @@ fn classify(path: PathBuf) -> Input {
 }
 
 /// Loads fragments from `DIR/<id>.xml` and, as the APIOps extractor lays them out, `DIR/<id>/policy.xml`.
-fn load_fragments(dir: &Path, sources: &mut SourceMap) -> anyhow::Result<Fragments> {
+pub(crate) fn load_fragments(dir: &Path, sources: &mut SourceMap) -> anyhow::Result<Fragments> {
     let mut fragments = Fragments::default();
     let entries = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read fragments folder {}", dir.display()))?;

@@ -125,6 +125,11 @@ impl Fragments {
         self.by_id.contains_key(id)
     }
 
+    /// The file and text of a fragment.
+    pub fn get(&self, id: &str) -> Option<(FileId, &str)> {
+        self.by_id.get(id).map(|f| (f.file, f.text.as_str()))
+    }
+
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.by_id.keys().map(String::as_str)
     }

@@ -31,6 +31,10 @@ fn help_texts() {
         "backends_help",
         String::from_utf8_lossy(&apim_emu(&["backends", "--help"]).stdout)
     );
+    insta::assert_snapshot!(
+        "serve_help",
+        String::from_utf8_lossy(&apim_emu(&["serve", "--help"]).stdout)
+    );
 }
 
 #[test]

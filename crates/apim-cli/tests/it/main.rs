@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod explain;
 mod fixtures;
+mod gateway;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,279 @@
+//! The local gateway: an axum router in front of a compiled [`apim_exec::Plan`], and a reqwest
+//! [`apim_exec::Upstream`]. It translates between HTTP and executor types and answers the gateway's own paths
+//! (the self-hosted gateway's health path, `/_emulator/*`); every policy decision is the executor's.
+
+mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use apim_exec::{BoxFuture, Clock, Incoming, Plan, Runtime, VirtualClock};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+
+pub use upstream::HttpUpstream;
+
+/// Azure: the self-hosted gateway's health endpoint (answers 200 without running policies).
+pub const HEALTH_PATH: &str = "/status-0123456789abcdef";
+
+/// The real clock: time since the gateway started, tokio sleeps.
+pub struct SystemClock {
+    start: Instant,
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock {
+            start: Instant::now(),
+        }
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn wall(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// One API: requests whose path starts with `/{suffix}` run the plan.
+pub struct Api {
+    /// The API URL suffix, without slashes (empty: every path).
+    pub suffix: String,
+    pub service_url: Option<String>,
+    pub plan: Plan,
+    /// `context.Api` etc. in the JSON shape of `apim-emu eval --context`.
+    pub info: serde_json::Value,
+}
+
+pub struct Gateway {
+    pub apis: Vec<Api>,
+    pub runtime: Runtime,
+    /// Set when `--clock virtual`: `POST /_emulator/clock` moves it.
+    pub virtual_clock: Option<Arc<VirtualClock>>,
+}
+
+type Shared = Arc<Gateway>;
+
+/// The router (tests serve it on 127.0.0.1:0).
+pub fn app(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route(HEALTH_PATH, get(|| async { StatusCode::OK }))
+        .route("/_emulator/backends", get(backends))
+        .route("/_emulator/clock", post(advance_clock).get(read_clock))
+        .fallback(any(handle))
+        .with_state(gateway)
+}
+
+/// Serves until `shutdown` completes; prints `listening on http://ADDR` once the socket is bound.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    on_ready(addr);
+    axum::serve(
+        listener,
+        app(gateway).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+fn json_response(status: StatusCode, value: serde_json::Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+async fn backends(State(gw): State<Shared>) -> Response {
+    let now = gw.runtime.clock.now();
+    let backends = &gw.runtime.backends;
+    let items: Vec<serde_json::Value> = backends
+        .registry
+        .backends
+        .iter()
+        .map(|b| match &b.kind {
+            apim_backend::BackendKind::Single(s) => {
+                let breaker = backends.breaker(&b.name).map(|br| {
+                    let state = br.state(now);
+                    serde_json::json!({
+                        "rule": br.rule().name,
+                        "state": match state { apim_backend::breaker::State::Open { .. } => "open", _ => "closed" },
+                        "openForMs": match state {
+                            apim_backend::breaker::State::Open { until } => Some(until.saturating_sub(now).as_millis() as u64),
+                            _ => None,
+                        },
+                        "failuresInWindow": br.failures(now),
+                        "trippedBy": br.tripped_by(),
+                    })
+                });
+                serde_json::json!({
+                    "name": b.name,
+                    "type": "Single",
+                    "url": s.url,
+                    "requests": backends.count(&b.name),
+                    "circuitBreaker": breaker,
+                })
+            }
+            apim_backend::BackendKind::Pool(p) => serde_json::json!({
+                "name": b.name,
+                "type": "Pool",
+                "members": p.members.iter().map(|m| serde_json::json!({
+                    "backend": m.backend, "priority": m.priority, "weight": m.weight,
+                    "available": !backends.is_open(&m.backend, now),
+                })).collect::<Vec<_>>(),
+            }),
+        })
+        .collect();
+    json_response(StatusCode::OK, serde_json::Value::Array(items))
+}
+
+async fn read_clock(State(gw): State<Shared>) -> Response {
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({
+            "virtual": gw.virtual_clock.is_some(),
+            "elapsedMs": gw.runtime.clock.now().as_millis() as u64,
+        }),
+    )
+}
+
+/// `POST /_emulator/clock` with an ISO 8601 duration (`PT10S`) or seconds (`10`) as the body, or `?advance=`.
+async fn advance_clock(State(gw): State<Shared>, uri: Uri, body: Bytes) -> Response {
+    let Some(clock) = &gw.virtual_clock else {
+        return json_response(
+            StatusCode::CONFLICT,
+            serde_json::json!({ "message": "the clock is real; start the gateway with --clock virtual" }),
+        );
+    };
+    let text = uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("advance=")))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            String::from_utf8_lossy(&body)
+                .trim()
+                .trim_matches('"')
+                .to_string()
+        });
+    let by = match text.parse::<f64>() {
+        Ok(secs) if secs >= 0.0 && secs.is_finite() => Duration::from_secs_f64(secs),
+        _ => match arm_template::duration::parse(&text)
+            .ok()
+            .and_then(|d| d.to_std().ok())
+        {
+            Some(d) => d,
+            None => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({ "message": format!("'{text}' is not a duration: send seconds (10) or ISO 8601 (PT10S)") }),
+                );
+            }
+        },
+    };
+    clock.advance(by);
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({ "elapsedMs": clock.now().as_millis() as u64 }),
+    )
+}
+
+async fn handle(
+    State(gw): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path();
+    let Some((api, rest)) = gw.apis.iter().find_map(|api| {
+        let prefix = if api.suffix.is_empty() {
+            String::new()
+        } else {
+            format!("/{}", api.suffix)
+        };
+        let rest = path.strip_prefix(&prefix)?;
+        (rest.is_empty() || rest.starts_with('/') || prefix.is_empty())
+            .then(|| (api, rest.to_string()))
+    }) else {
+        // Azure: no matching API ⇒ 404 {"statusCode":404,"message":"Resource not found"} (reference 01 §8).
+        return json_response(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({ "statusCode": 404, "message": "Resource not found" }),
+        );
+    };
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_string();
+    let url = format!(
+        "http://{host}{}",
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    );
+    let mut lines = Vec::new();
+    for (name, value) in &headers {
+        if let Ok(v) = value.to_str() {
+            lines.push((name.as_str().to_string(), v.to_string()));
+        }
+    }
+    let incoming = Incoming {
+        method: method.as_str().to_string(),
+        url,
+        headers: lines,
+        body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
+        ip_address: peer.ip().to_string(),
+        service_url: api.service_url.clone(),
+        rest_path: rest,
+        query: uri.query().unwrap_or("").to_string(),
+        matched_parameters: Vec::new(),
+        info: api.info.clone(),
+    };
+    let outcome = api.plan.run(&gw.runtime, incoming).await;
+    if gw.runtime.trace {
+        for line in &outcome.trace {
+            eprintln!("trace: {line}");
+        }
+    }
+    let mut response = Response::builder()
+        .status(StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    if let Some(h) = response.headers_mut() {
+        for (name, value) in &outcome.headers {
+            if matches!(
+                name.to_ascii_lowercase().as_str(),
+                "content-length" | "transfer-encoding" | "connection"
+            ) {
+                continue;
+            }
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                h.append(n, v);
+            }
+        }
+    }
+    response
+        .body(axum::body::Body::from(outcome.body.unwrap_or_default()))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}

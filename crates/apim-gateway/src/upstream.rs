@@ -1,0 +1,82 @@
+//! The real upstream: reqwest with pooled connections, one client that follows redirects and one that does not.
+
+use std::time::Duration;
+
+use apim_exec::{BoxFuture, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse};
+
+pub struct HttpUpstream {
+    plain: reqwest::Client,
+    following: reqwest::Client,
+}
+
+impl HttpUpstream {
+    pub fn new() -> Result<HttpUpstream, reqwest::Error> {
+        let build = |redirects: reqwest::redirect::Policy| {
+            reqwest::Client::builder()
+                .redirect(redirects)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .build()
+        };
+        Ok(HttpUpstream {
+            plain: build(reqwest::redirect::Policy::none())?,
+            following: build(reqwest::redirect::Policy::limited(10))?,
+        })
+    }
+}
+
+impl Upstream for HttpUpstream {
+    fn send(
+        &self,
+        request: UpstreamRequest,
+    ) -> BoxFuture<'_, Result<UpstreamResponse, UpstreamError>> {
+        Box::pin(async move {
+            let client = if request.follow_redirects {
+                &self.following
+            } else {
+                &self.plain
+            };
+            let method = reqwest::Method::from_bytes(request.method.as_bytes())
+                .map_err(|e| UpstreamError::Connection(format!("invalid method: {e}")))?;
+            let mut builder = client
+                .request(method, &request.url)
+                .timeout(request.timeout);
+            for (name, value) in &request.headers {
+                // reqwest sets Host from the URL itself.
+                if name.eq_ignore_ascii_case("host") {
+                    continue;
+                }
+                builder = builder.header(name, value);
+            }
+            if let Some(body) = request.body {
+                builder = builder.body(body);
+            }
+            let response = builder.send().await.map_err(|e| {
+                if e.is_timeout() {
+                    UpstreamError::Timeout
+                } else {
+                    UpstreamError::Connection(e.to_string())
+                }
+            })?;
+            let status = response.status();
+            let headers = response
+                .headers()
+                .iter()
+                .filter_map(|(n, v)| {
+                    v.to_str()
+                        .ok()
+                        .map(|v| (n.as_str().to_string(), v.to_string()))
+                })
+                .collect();
+            let body = response
+                .text()
+                .await
+                .map_err(|e| UpstreamError::Connection(e.to_string()))?;
+            Ok(UpstreamResponse {
+                status: status.as_u16(),
+                reason: status.canonical_reason().unwrap_or("").to_string(),
+                headers,
+                body: Some(body),
+            })
+        })
+    }
+}
