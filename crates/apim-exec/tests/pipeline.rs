@@ -460,3 +460,15 @@ fn an_unknown_backend_id_is_refused_at_compile_time() {
             .is_some_and(|h| h.contains("even"))
     );
 }
+
+/// The support matrix (`executes` in apim-policy, shown in docs/policies.md) says exactly what the executor runs.
+#[test]
+fn the_support_matrix_matches_the_executor() {
+    let mut documented: Vec<&str> = apim_policy::policies::REGISTRY
+        .iter()
+        .filter(|entry| entry.info.executes)
+        .map(|entry| entry.spec.name)
+        .collect();
+    documented.sort();
+    assert_eq!(documented, apim_exec::EXECUTED);
+}

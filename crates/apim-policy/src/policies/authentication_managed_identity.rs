@@ -1,7 +1,7 @@
 //! `<authentication-managed-identity>`: Obtains an Entra access token with the instance managed identity and sets it as a Bearer Authorization header (or stores it in a variable).
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/authentication-managed-identity-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`crates/apim-exec/src/policies/`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -19,7 +19,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     // `choose`) to reach Cosmos DB, so outbound is accepted too.
     sections: &[Section::Inbound, Section::Outbound],
     scopes: &[Scope::Global, Scope::Product, Scope::Api, Scope::Operation],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

@@ -1,7 +1,7 @@
 //! `<forward-request>`: Sends the current request to the backend service chosen for it in the request context and makes the backend's reply the current response.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/forward-request-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`crates/apim-exec/src/policies/`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

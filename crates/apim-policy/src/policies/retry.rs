@@ -1,7 +1,7 @@
 //! `<retry>`: Runs its child policies once, then re-runs them with fixed/linear/exponential waits while the condition is true and the retry count is not exhausted.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/retry-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`crates/apim-exec/src/policies/`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -28,7 +28,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

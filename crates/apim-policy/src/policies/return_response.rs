@@ -1,7 +1,7 @@
 //! `<return-response>`: Stops pipeline execution and returns a default (200 OK, empty) or custom response straight to the caller.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/return-response-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`crates/apim-exec/src/policies/`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -28,7 +28,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

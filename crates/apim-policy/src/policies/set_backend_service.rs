@@ -1,7 +1,7 @@
 //! `<set-backend-service>`: Changes the backend base URL of the current request, either to a literal URL or to a named backend entity (single, pool, Service Fabric or Dapr).
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/set-backend-service-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`crates/apim-exec/src/policies/`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

@@ -1,7 +1,7 @@
 //! `<set-header>`: Adds, overrides, appends to, skips or deletes an HTTP header on the request (inbound/backend) or response (outbound/on-error).
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/set-header-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`crates/apim-exec/src/policies/`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -28,7 +28,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

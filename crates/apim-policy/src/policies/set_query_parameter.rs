@@ -1,7 +1,7 @@
 //! `<set-query-parameter>`: Adds, replaces, appends to, skips or deletes a query string parameter on the backend request.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/set-query-parameter-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`crates/apim-exec/src/policies/`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 
