@@ -157,21 +157,18 @@ pub fn prepare(
         Some(c) => c.clone(),
         None => Arc::new(apim_gateway::SystemClock::default()),
     };
-    let runtime = apim_exec::Runtime {
-        upstream: Arc::new(
-            apim_gateway::HttpUpstream::new().context("cannot create the HTTP client")?,
-        ),
+    let mut runtime = apim_exec::Runtime::new(
+        Arc::new(apim_gateway::HttpUpstream::new().context("cannot create the HTTP client")?),
         clock,
-        tokens: Arc::new(apim_exec::LocalTokenIssuer::default()),
-        backends: Arc::new(apim_exec::Backends::new(registry)),
-        seed: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1),
-        request_counter: Default::default(),
-        trace: o.trace,
-        token_cache: Default::default(),
-    };
+        Arc::new(apim_exec::LocalTokenIssuer::default()),
+        apim_exec::Backends::new(registry),
+        Arc::new(apim_gateway::TokioSpawn),
+    );
+    runtime.seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    runtime.trace = o.trace;
     Ok(Ok(apim_gateway::Gateway {
         apis: vec![apim_gateway::Api {
             suffix: o.api_path.trim_matches('/').to_string(),

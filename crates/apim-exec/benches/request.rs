@@ -89,16 +89,14 @@ fn bench(c: &mut Criterion) {
         &compile_options,
     );
     let plan = plan.expect("plan");
-    let runtime = Runtime {
-        upstream: Arc::new(Instant200),
-        clock: Arc::new(VirtualClock::default()),
-        tokens: Arc::new(LocalTokenIssuer::default()),
-        backends: Arc::new(Backends::new(loaded.registry)),
-        seed: 1,
-        request_counter: Default::default(),
-        token_cache: Default::default(),
-        trace: TRACE,
-    };
+    let mut runtime = Runtime::new(
+        Arc::new(Instant200),
+        Arc::new(VirtualClock::default()),
+        Arc::new(LocalTokenIssuer::default()),
+        Backends::new(loaded.registry),
+        Arc::new(Deferred::default()),
+    );
+    runtime.trace = TRACE;
     let incoming = Incoming {
         method: "POST".into(),
         url: "https://apim.example.net/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21".into(),

@@ -160,3 +160,35 @@ impl TokenIssuer for LocalTokenIssuer {
         .map_err(|e| e.to_string())
     }
 }
+
+/// Runs a task without waiting for it (`send-one-way-request`).
+pub trait Spawn: Send + Sync {
+    fn spawn(&self, task: BoxFuture<'static, ()>);
+}
+
+/// Keeps spawned tasks until [`Deferred::run_all`] drives them (tests, and runs without an async runtime).
+#[derive(Default)]
+pub struct Deferred {
+    tasks: Mutex<Vec<BoxFuture<'static, ()>>>,
+}
+
+impl Deferred {
+    /// The tasks spawned so far, taken out to be awaited.
+    pub fn take(&self) -> Vec<BoxFuture<'static, ()>> {
+        std::mem::take(&mut *self.tasks.lock())
+    }
+
+    pub fn len(&self) -> usize {
+        self.tasks.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.lock().is_empty()
+    }
+}
+
+impl Spawn for Deferred {
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        self.tasks.lock().push(task);
+    }
+}

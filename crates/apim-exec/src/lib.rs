@@ -20,8 +20,8 @@ mod run;
 
 pub use compile::{CompileOptions, Plan, compile};
 pub use io::{
-    BoxFuture, Clock, LocalTokenIssuer, TokenIssuer, Upstream, UpstreamError, UpstreamRequest,
-    UpstreamResponse, VirtualClock,
+    BoxFuture, Clock, Deferred, LocalTokenIssuer, Spawn, TokenIssuer, Upstream, UpstreamError,
+    UpstreamRequest, UpstreamResponse, VirtualClock,
 };
 pub use policies::EXECUTED;
 pub use run::{Backends, Incoming, Outcome, Runtime};

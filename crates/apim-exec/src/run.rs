@@ -36,6 +36,34 @@ pub struct Runtime {
     pub trace: bool,
     /// Managed-identity tokens by (resource, client id), with the clock time they stop being reused.
     pub token_cache: Mutex<HashMap<TokenKey, (String, Duration)>>,
+    /// `cache-store-value` entries with the clock time they expire.
+    pub cache: Mutex<HashMap<String, (apim_expr::Value, Duration)>>,
+    /// Where `send-one-way-request` runs its request without waiting.
+    pub spawner: Arc<dyn crate::io::Spawn>,
+}
+
+impl Runtime {
+    /// A runtime with no trace, an empty cache and `spawner` for detached requests.
+    pub fn new(
+        upstream: Arc<dyn Upstream>,
+        clock: Arc<dyn Clock>,
+        tokens: Arc<dyn TokenIssuer>,
+        backends: Backends,
+        spawner: Arc<dyn crate::io::Spawn>,
+    ) -> Runtime {
+        Runtime {
+            upstream,
+            clock,
+            tokens,
+            backends: Arc::new(backends),
+            seed: 1,
+            request_counter: Mutex::new(0),
+            trace: false,
+            token_cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(HashMap::new()),
+            spawner,
+        }
+    }
 }
 
 /// A cached token's key: the resource and the client id (`None`: system-assigned).
@@ -248,6 +276,28 @@ pub(crate) fn join_url(base: &str, rest: &str, query: &[(String, String)]) -> St
 }
 
 impl Exchange {
+    /// A copy to run a `wait` branch on: the same request (bodies and variables shared), its own trace.
+    pub fn fork(&self) -> Exchange {
+        Exchange {
+            request: self.request.clone(),
+            request_body: self.request_body.clone(),
+            response: self.response.clone(),
+            variables: self.variables.clone(),
+            last_error: self.last_error.clone(),
+            target: self.target.clone(),
+            service_url: self.service_url.clone(),
+            rest_path: self.rest_path.clone(),
+            query: self.query.clone(),
+            info: self.info.clone(),
+            trace: Vec::new(),
+            started: self.started,
+            section: self.section,
+            forward_attempts: self.forward_attempts,
+            backend_entity: self.backend_entity.clone(),
+            tracing: self.tracing,
+        }
+    }
+
     /// The backend base URL the request would go to now (a pool shows its first member).
     pub fn backend_base(&self, backends: &Backends) -> Option<String> {
         match &self.target {

@@ -48,6 +48,15 @@ impl Clock for SystemClock {
     }
 }
 
+/// Detached tasks (`send-one-way-request`) on the tokio runtime.
+pub struct TokioSpawn;
+
+impl apim_exec::Spawn for TokioSpawn {
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        tokio::spawn(task);
+    }
+}
+
 /// One API: requests whose path starts with `/{suffix}` run the plan.
 pub struct Api {
     /// The API URL suffix, without slashes (empty: every path).

@@ -37,12 +37,13 @@ pub(crate) fn compile_managed_identity(
     })
 }
 
-pub(crate) fn run_managed_identity(
+/// A token for the identity's resource (cached until it expires); `None` when it fails and errors are ignored.
+pub(crate) fn token_for(
     p: &ManagedIdentity,
     ex: &mut Exchange,
     rt: &Runtime,
     plan: &Plan,
-) -> Result<Flow, PolicyError> {
+) -> Result<Option<String>, PolicyError> {
     let resource = eval(&p.resource, ex, rt, plan, "resource")?;
     let ignore = match &p.ignore_error {
         Some(v) => eval(v, ex, rt, plan, "ignore-error")?,
@@ -78,25 +79,14 @@ pub(crate) fn run_managed_identity(
                     p.client_id.as_deref().unwrap_or("system-assigned")
                 )
             );
-            match &p.output_variable {
-                Some(var) => ex.variables.set(var, apim_expr::Value::text(&token)),
-                None => {
-                    ex.request
-                        .headers
-                        .retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
-                    ex.request
-                        .headers
-                        .push(("Authorization".into(), format!("Bearer {token}")));
-                }
-            }
-            Ok(Flow::Continue)
+            Ok(Some(token))
         }
         Err(e) if ignore => {
             note!(
                 ex,
                 format!("authentication-managed-identity: no token ({e}); ignored")
             );
-            Ok(Flow::Continue)
+            Ok(None)
         }
         Err(e) => Err(PolicyError::new(
             "authentication-managed-identity",
@@ -104,6 +94,28 @@ pub(crate) fn run_managed_identity(
             format!("Failed to obtain a token for resource '{resource}': {e}"),
         )),
     }
+}
+
+pub(crate) fn run_managed_identity(
+    p: &ManagedIdentity,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<Flow, PolicyError> {
+    if let Some(token) = token_for(p, ex, rt, plan)? {
+        match &p.output_variable {
+            Some(var) => ex.variables.set(var, apim_expr::Value::text(&token)),
+            None => {
+                ex.request
+                    .headers
+                    .retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+                ex.request
+                    .headers
+                    .push(("Authorization".into(), format!("Bearer {token}")));
+            }
+        }
+    }
+    Ok(Flow::Continue)
 }
 
 pub struct Basic {

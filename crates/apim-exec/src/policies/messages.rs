@@ -83,6 +83,16 @@ pub(crate) fn compile_body(c: &mut Compiler, p: &bast::SetBody) -> Option<SetBod
     })
 }
 
+/// The body text a set-body produces.
+pub(crate) fn body_of(
+    p: &SetBody,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<Option<String>, PolicyError> {
+    body_text(p, ex, rt, plan)
+}
+
 fn body_text(
     p: &SetBody,
     ex: &mut Exchange,
@@ -188,15 +198,25 @@ pub(crate) fn compile_method(c: &mut Compiler, p: &mast::SetMethod) -> Option<Se
     }
 }
 
+/// The method a set-method sets.
+pub(crate) fn method_of(
+    p: &SetMethod,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<String, PolicyError> {
+    Ok(eval(&p.method, ex, rt, plan, "method")?
+        .trim()
+        .to_ascii_uppercase())
+}
+
 pub(crate) fn run_method(
     p: &SetMethod,
     ex: &mut Exchange,
     rt: &Runtime,
     plan: &Plan,
 ) -> Result<Flow, PolicyError> {
-    let m = eval(&p.method, ex, rt, plan, "method")?
-        .trim()
-        .to_ascii_uppercase();
+    let m = method_of(p, ex, rt, plan)?;
     note!(ex, format!("set-method: {m}"));
     ex.request.method = m;
     Ok(Flow::Continue)
@@ -323,4 +343,119 @@ pub(crate) fn run_trace(
         format!("trace [{}] {}: {message}", p.severity, p.source)
     );
     Ok(Flow::Continue)
+}
+
+pub struct RewriteUri {
+    template: Cv<String>,
+    copy_unmatched: Option<Cv<bool>>,
+}
+
+pub(crate) fn compile_rewrite(
+    c: &mut Compiler,
+    p: &apim_policy::policies::rewrite_uri::RewriteUri,
+) -> Option<RewriteUri> {
+    Some(RewriteUri {
+        template: c.value(&p.template)?,
+        copy_unmatched: c.opt(&p.copy_unmatched_params)?,
+    })
+}
+
+/// Azure (reference 02 rewrite-uri): the template is the new backend-relative URL; `{name}` takes the
+/// operation's template parameters; with copy-unmatched-params (default true) the request's query parameters not
+/// named in the template are kept.
+pub(crate) fn run_rewrite(
+    p: &RewriteUri,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<Flow, PolicyError> {
+    let template = eval(&p.template, ex, rt, plan, "template")?;
+    let copy = match &p.copy_unmatched {
+        Some(v) => eval(v, ex, rt, plan, "copy-unmatched-params")?,
+        None => true,
+    };
+    let mut text = template.clone();
+    for (name, value) in &ex.request.matched_parameters {
+        text = text.replace(&format!("{{{name}}}"), value);
+    }
+    let (path, query) = match text.split_once('?') {
+        Some((p, q)) => (p.to_string(), crate::run::parse_query(q)),
+        None => (text.clone(), Vec::new()),
+    };
+    let mut new_query = query;
+    if copy {
+        let named: Vec<String> = new_query
+            .iter()
+            .map(|(k, _)| k.to_ascii_lowercase())
+            .collect();
+        for (k, v) in &ex.query {
+            if !named.contains(&k.to_ascii_lowercase()) {
+                new_query.push((k.clone(), v.clone()));
+            }
+        }
+    }
+    note!(
+        ex,
+        format!(
+            "rewrite-uri: {path}{}",
+            crate::run::encode_query(&new_query)
+        )
+    );
+    ex.rest_path = path;
+    ex.query = new_query;
+    Ok(Flow::Continue)
+}
+
+pub struct MockResponse {
+    status: u16,
+    content_type: Option<String>,
+}
+
+pub(crate) fn compile_mock(
+    c: &mut Compiler,
+    p: &apim_policy::policies::mock_response::MockResponse,
+) -> Option<MockResponse> {
+    let status = match &p.status_code {
+        Some(Value::Literal { value, .. }) => u16::try_from(*value)
+            .ok()
+            .filter(|s| (100..=599).contains(s)),
+        None => Some(200),
+        Some(_) => None,
+    };
+    let Some(status) = status else {
+        c.error(&p.span, "status-code must be a literal between 100 and 599");
+        return None;
+    };
+    let content_type = match &p.content_type {
+        Some(Value::Literal { value, .. }) => Some(value.clone()),
+        _ => None,
+    };
+    Some(MockResponse {
+        status,
+        content_type,
+    })
+}
+
+/// Azure: mock-response ends the pipeline with the operation's example response; apim-emu's quick form has no
+/// operation examples, so the body is empty (reference 02 mock-response).
+pub(crate) fn run_mock(
+    p: &MockResponse,
+    ex: &mut Exchange,
+    _rt: &Runtime,
+    _plan: &Plan,
+) -> Result<Flow, PolicyError> {
+    let mut headers = Vec::new();
+    if let Some(ct) = &p.content_type {
+        headers.push(("Content-Type".to_string(), ct.clone()));
+    }
+    note!(ex, format!("mock-response: {}", p.status));
+    ex.response = Some((
+        ResponseData {
+            status: p.status,
+            reason: reason_phrase(p.status).into(),
+            headers,
+        },
+        BodyHandle::new(None),
+    ));
+    Ok(Flow::Return)
 }

@@ -2,10 +2,12 @@
 //! One module per policy (the parser side is `apim-policy/src/policies/<name>.rs`).
 
 mod authentication;
+mod cache;
 mod choose;
 mod forward_request;
 mod headers;
 mod messages;
+mod requests;
 mod retry;
 mod set_backend_service;
 
@@ -33,6 +35,14 @@ pub enum Op {
     Trace(messages::Trace),
     AuthenticationManagedIdentity(authentication::ManagedIdentity),
     AuthenticationBasic(authentication::Basic),
+    SendRequest(requests::SendRequest),
+    SendOneWayRequest(requests::SendOneWayRequest),
+    Wait(requests::Wait),
+    CacheStoreValue(cache::Store),
+    CacheLookupValue(cache::Lookup),
+    CacheRemoveValue(cache::Remove),
+    RewriteUri(messages::RewriteUri),
+    MockResponse(messages::MockResponse),
 }
 
 /// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
@@ -49,10 +59,17 @@ pub fn identity(policy: &Policy) -> Option<(&'static str, Span, Option<String>)>
 pub const EXECUTED: &[&str] = &[
     "authentication-basic",
     "authentication-managed-identity",
+    "cache-lookup-value",
+    "cache-remove-value",
+    "cache-store-value",
     "choose",
     "forward-request",
+    "mock-response",
     "retry",
     "return-response",
+    "rewrite-uri",
+    "send-one-way-request",
+    "send-request",
     "set-backend-service",
     "set-body",
     "set-header",
@@ -61,6 +78,7 @@ pub const EXECUTED: &[&str] = &[
     "set-status",
     "set-variable",
     "trace",
+    "wait",
 ];
 
 /// Compiles one policy; `None` when it cannot be executed (reported) or has errors (reported).
@@ -84,6 +102,14 @@ pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<O
         Policy::AuthenticationBasic(p) => {
             Op::AuthenticationBasic(authentication::compile_basic(c, p)?)
         }
+        Policy::SendRequest(p) => Op::SendRequest(requests::compile_send(c, p)?),
+        Policy::SendOneWayRequest(p) => Op::SendOneWayRequest(requests::compile_one_way(c, p)?),
+        Policy::Wait(p) => Op::Wait(requests::compile_wait(c, p, path)?),
+        Policy::CacheStoreValue(p) => Op::CacheStoreValue(cache::compile_store(c, p)?),
+        Policy::CacheLookupValue(p) => Op::CacheLookupValue(cache::compile_lookup(c, p)?),
+        Policy::CacheRemoveValue(p) => Op::CacheRemoveValue(cache::compile_remove(c, p)?),
+        Policy::RewriteUri(p) => Op::RewriteUri(messages::compile_rewrite(c, p)?),
+        Policy::MockResponse(p) => Op::MockResponse(messages::compile_mock(c, p)?),
         other => {
             if !c.options.skip_unsupported {
                 let name = other.name();
@@ -127,6 +153,14 @@ pub(crate) fn run<'a>(
                 authentication::run_managed_identity(p, ex, rt, plan)
             }
             Op::AuthenticationBasic(p) => authentication::run_basic(p, ex, rt, plan),
+            Op::SendRequest(p) => requests::run_send(p, ex, rt, plan).await,
+            Op::SendOneWayRequest(p) => requests::run_one_way(p, ex, rt, plan),
+            Op::Wait(p) => requests::run_wait(p, ex, rt, plan).await,
+            Op::CacheStoreValue(p) => cache::run_store(p, ex, rt, plan),
+            Op::CacheLookupValue(p) => cache::run_lookup(p, ex, rt, plan),
+            Op::CacheRemoveValue(p) => cache::run_remove(p, ex, rt, plan),
+            Op::RewriteUri(p) => messages::run_rewrite(p, ex, rt, plan),
+            Op::MockResponse(p) => messages::run_mock(p, ex, rt, plan),
         }
     })
 }

@@ -1,5 +1,8 @@
 //! A scripted upstream, plans built from policy text and ARM backends, and a runner on the virtual clock.
 
+// Shared by several test binaries; each uses a part of it.
+#![allow(dead_code)]
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +18,8 @@ pub enum Answer {
     Status(u16, Vec<(&'static str, &'static str)>, &'static str),
     Timeout,
     Refused,
+    /// Never answers.
+    Hang,
 }
 
 pub fn ok(body: &'static str) -> Answer {
@@ -79,6 +84,7 @@ impl Upstream for Scripted {
                     body: Some(body.to_string()),
                 }),
                 Some(Answer::Timeout) => Err(UpstreamError::Timeout),
+                Some(Answer::Hang) => std::future::pending().await,
                 Some(Answer::Refused) => Err(UpstreamError::Connection(format!(
                     "connection refused: {key}"
                 ))),
@@ -100,6 +106,8 @@ pub struct Harness {
     pub upstream: Arc<Scripted>,
     pub clock: Arc<VirtualClock>,
     pub runtime: Runtime,
+    /// Requests sent with send-one-way-request, not yet run.
+    pub deferred: Arc<Deferred>,
 }
 
 /// Backends from an ARM template (JSON text) with parameters.
@@ -167,21 +175,22 @@ pub fn harness(api: &str, global: Option<&str>, registry: apim_backend::Registry
     let plan = plan.unwrap_or_else(|| panic!("plan compiles: {diagnostics:?}"));
     let upstream = Arc::new(Scripted::default());
     let clock = Arc::new(VirtualClock::default());
-    let runtime = Runtime {
-        upstream: upstream.clone(),
-        clock: clock.clone(),
-        tokens: Arc::new(LocalTokenIssuer::default()),
-        backends: Arc::new(Backends::new(registry)),
-        seed: 7,
-        request_counter: Mutex::new(0),
-        token_cache: Default::default(),
-        trace: TRACE,
-    };
+    let deferred = Arc::new(Deferred::default());
+    let mut runtime = Runtime::new(
+        upstream.clone(),
+        clock.clone(),
+        Arc::new(LocalTokenIssuer::default()),
+        Backends::new(registry),
+        deferred.clone(),
+    );
+    runtime.seed = 7;
+    runtime.trace = TRACE;
     Harness {
         plan,
         upstream,
         clock,
         runtime,
+        deferred,
     }
 }
 

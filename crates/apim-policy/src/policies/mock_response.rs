@@ -1,7 +1,7 @@
 //! `<mock-response>`: Stops normal pipeline processing and returns a mocked response built from the operation's response examples or schema (or empty).
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/mock-response-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`crates/apim-exec/src/policies/`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

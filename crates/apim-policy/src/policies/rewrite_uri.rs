@@ -1,7 +1,7 @@
 //! `<rewrite-uri>`: Rewrites the backend-relative request URL (path and query) from its public form to the form the backend expects.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/rewrite-uri-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`crates/apim-exec/src/policies/`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

@@ -1,7 +1,7 @@
 //! `<send-one-way-request>`: Fires a side HTTP request to a URL and continues immediately without waiting for or storing a response.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/send-one-way-request-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`crates/apim-exec/src/policies/`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -28,7 +28,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

@@ -1,7 +1,7 @@
 //! `<send-request>`: Issues a side HTTP request (new or copied from the current request) and stores the response object in a context variable, waiting up to a timeout.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/send-request-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`crates/apim-exec/src/policies/`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -28,7 +28,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

@@ -1,7 +1,7 @@
 //! `<wait>`: Runs its immediate child policies in parallel and completes when all (or the first) of them finish.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/wait-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`crates/apim-exec/src/policies/`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

@@ -1,0 +1,175 @@
+//! Policies whose effect depends on them really working: cache entries expire on the injected clock,
+//! send-one-way-request does not block, `wait for="any"` finishes with the first branch, send-request's reply is
+//! an IResponse, rewrite-uri and mock-response shape the backend call and the answer.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+const CACHE: &str = r#"<policies>
+  <inbound>
+    <cache-lookup-value key="greeting" variable-name="cached" default-value="none" />
+    <choose>
+      <when condition="@((string)context.Variables["cached"] == "none")">
+        <cache-store-value key="greeting" value="@("hello " + context.Request.Method)" duration="60" />
+      </when>
+    </choose>
+    <return-response>
+      <set-header name="x-cached" exists-action="override"><value>@((string)context.Variables["cached"])</value></set-header>
+    </return-response>
+  </inbound>
+</policies>"#;
+
+#[test]
+fn cached_values_expire_on_the_injected_clock() {
+    let h = harness(CACHE, None, Default::default());
+    let cached = |h: &Harness| header(&h.run(post("{}")).headers, "x-cached").map(str::to_string);
+    assert_eq!(cached(&h).as_deref(), Some("none"), "first lookup misses");
+    assert_eq!(cached(&h).as_deref(), Some("hello POST"), "then hits");
+    h.advance(Duration::from_secs(59));
+    assert_eq!(cached(&h).as_deref(), Some("hello POST"));
+    h.advance(Duration::from_secs(1));
+    assert_eq!(cached(&h).as_deref(), Some("none"), "expired after 60 s");
+}
+
+const SEND: &str = r#"<policies>
+  <inbound>
+    <send-request mode="new" response-variable-name="lookup" timeout="5" ignore-error="true">
+      <set-url>@("http://users.local/users/" + context.Request.Headers.GetValueOrDefault("x-user", "0"))</set-url>
+      <set-method>GET</set-method>
+      <set-header name="x-trace" exists-action="override"><value>abc</value></set-header>
+    </send-request>
+    <return-response>
+      <set-status code="200" reason="OK" />
+      <set-body>@{
+        var r = (IResponse)context.Variables["lookup"];
+        return r == null ? "no user service" : r.StatusCode + " " + r.Body.As<JObject>()["name"];
+      }</set-body>
+    </return-response>
+  </inbound>
+</policies>"#;
+
+#[test]
+fn send_request_stores_an_iresponse_and_ignore_error_gives_null() {
+    let h = harness(SEND, None, Default::default());
+    h.upstream.script(
+        "users.local",
+        vec![Answer::Status(200, vec![], "{\"name\":\"Ada\"}")],
+    );
+    let mut incoming = post("{}");
+    incoming.headers.push(("x-user".into(), "42".into()));
+    let out = h.run(incoming);
+    assert_eq!(out.body.as_deref(), Some("200 Ada"));
+    let sent = &h.upstream.seen()[0];
+    assert_eq!(
+        (sent.method.as_str(), sent.url.as_str()),
+        ("GET", "http://users.local/users/42")
+    );
+    assert_eq!(header(&sent.headers, "x-trace"), Some("abc"));
+    assert_eq!(sent.timeout, Duration::from_secs(5));
+
+    let h = harness(SEND, None, Default::default());
+    h.upstream.script("users.local", vec![Answer::Refused]);
+    assert_eq!(h.run(post("{}")).body.as_deref(), Some("no user service"));
+}
+
+#[test]
+fn send_request_errors_go_to_on_error_without_ignore_error() {
+    let policy = SEND.replace(" ignore-error=\"true\"", "").replace(
+        "</policies>",
+        "<on-error><set-header name=\"x-err\" exists-action=\"override\"><value>@(context.LastError.Source + \" \" + context.LastError.Reason)</value></set-header></on-error></policies>",
+    );
+    let h = harness(&policy, None, Default::default());
+    h.upstream.script("users.local", vec![Answer::Timeout]);
+    let out = h.run(post("{}"));
+    assert_eq!(out.status, 500);
+    assert_eq!(header(&out.headers, "x-err"), Some("send-request Timeout"));
+}
+
+#[test]
+fn send_one_way_request_does_not_block() {
+    let policy = r#"<policies><inbound>
+        <send-one-way-request mode="new"><set-url>http://audit.local/log</set-url><set-method>POST</set-method><set-body>@(context.Request.Method)</set-body></send-one-way-request>
+        <return-response><set-status code="202" reason="Accepted" /></return-response>
+      </inbound></policies>"#;
+    let h = harness(policy, None, Default::default());
+    // The audit service never answers; the client still gets its response.
+    h.upstream.script("audit.local", vec![Answer::Hang]);
+    let out = h.run(post("{}"));
+    assert_eq!(out.status, 202);
+    assert_eq!(
+        h.deferred.len(),
+        1,
+        "the request was handed to the spawner, not awaited"
+    );
+    assert!(h.upstream.seen().is_empty(), "and has not been sent yet");
+    // Driving the detached task sends it (and it may hang forever without harm to the pipeline).
+    let task = h.deferred.take().pop().expect("a task");
+    let _ = futures::executor::block_on(futures::future::select(task, std::future::ready(())));
+    assert_eq!(h.upstream.seen()[0].body.as_deref(), Some("POST"));
+}
+
+const WAIT: &str = r#"<policies><inbound>
+    <wait for="FOR">
+      <send-request mode="new" response-variable-name="a"><set-url>http://a.local/</set-url><set-method>GET</set-method></send-request>
+      <send-request mode="new" response-variable-name="b"><set-url>http://b.local/</set-url><set-method>GET</set-method></send-request>
+    </wait>
+    <return-response>
+      <set-body>@((context.Variables.ContainsKey("a") ? "a" : "-") + (context.Variables.ContainsKey("b") ? "b" : "-"))</set-body>
+    </return-response>
+  </inbound></policies>"#;
+
+#[test]
+fn wait_for_any_finishes_with_the_first_branch_and_for_all_waits_for_every_one() {
+    let h = harness(&WAIT.replace("FOR", "any"), None, Default::default());
+    h.upstream.script("a.local", vec![Answer::Hang]);
+    h.upstream.script("b.local", vec![ok("b")]);
+    assert_eq!(h.run(post("{}")).body.as_deref(), Some("-b"));
+
+    let h = harness(&WAIT.replace("FOR", "all"), None, Default::default());
+    h.upstream.script("a.local", vec![ok("a")]);
+    h.upstream.script("b.local", vec![ok("b")]);
+    assert_eq!(h.run(post("{}")).body.as_deref(), Some("ab"));
+}
+
+#[test]
+fn rewrite_uri_changes_the_backend_path_and_keeps_unmatched_query_parameters() {
+    for (copy, expected) in [
+        (
+            "true",
+            "http://svc.local/v2/chat?mode=fast&api-version=2024-10-21",
+        ),
+        ("false", "http://svc.local/v2/chat?mode=fast"),
+    ] {
+        let policy = format!(
+            r#"<policies><inbound><set-backend-service base-url="http://svc.local" /><rewrite-uri template="/v2/chat?mode=fast" copy-unmatched-params="{copy}" /></inbound><backend><forward-request /></backend></policies>"#
+        );
+        let h = harness(&policy, None, Default::default());
+        h.upstream.script("svc.local", vec![ok("{}")]);
+        h.run(post("{}"));
+        assert_eq!(h.upstream.seen()[0].url, expected);
+    }
+}
+
+#[test]
+fn mock_response_answers_without_a_backend() {
+    let policy = r#"<policies><inbound><mock-response status-code="201" content-type="application/json" /></inbound><backend><forward-request /></backend><outbound><set-header name="x-outbound" exists-action="override"><value>ran</value></set-header></outbound></policies>"#;
+    let h = harness(policy, None, Default::default());
+    let out = h.run(post("{}"));
+    assert_eq!(out.status, 201);
+    assert_eq!(
+        header(&out.headers, "Content-Type"),
+        Some("application/json")
+    );
+    assert_eq!(header(&out.headers, "x-outbound"), None);
+    assert!(h.upstream.seen().is_empty());
+}
