@@ -22,6 +22,7 @@ impl Upstream for Instant200 {
             reason: "OK".into(),
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: Some("{\"choices\":[]}".into()),
+            stream: None,
         })))
     }
 }

@@ -38,9 +38,23 @@ pub struct Plan {
     pub(crate) engine: Arc<Engine>,
     /// The executed policies' names, in document order.
     pub(crate) names: Vec<String>,
+    reads_request_body: bool,
+    reads_response_body: bool,
 }
 
 impl Plan {
+    /// Whether the request body must be buffered: an expression reads it, a policy sets or copies it, or a
+    /// forward-request buffers it for retries. Otherwise the gateway may pass it on as a stream.
+    pub fn reads_request_body(&self) -> bool {
+        self.reads_request_body
+    }
+
+    /// Whether something in outbound or on-error reads or replaces the response body (then
+    /// `buffer-response="false"` replies are buffered too).
+    pub fn reads_response_body(&self) -> bool {
+        self.reads_response_body
+    }
+
     /// The names of the policies the plan runs, in document order (for tests and `--trace`).
     pub fn policy_names(&self) -> &[String] {
         &self.names
@@ -64,6 +78,8 @@ pub(crate) struct Compiler<'o> {
     pub scope: Scope,
     pub section: Section,
     fragment_depth: usize,
+    pub reads_request_body: bool,
+    pub reads_response_body: bool,
 }
 
 /// The sections in execution order.
@@ -87,6 +103,8 @@ pub fn compile(
         scope: Scope::Global,
         section: Section::Inbound,
         fragment_depth: 0,
+        reads_request_body: false,
+        reads_response_body: false,
     };
     let mut sections: [Vec<Step>; 4] = Default::default();
     let mut names = Vec::new();
@@ -103,15 +121,19 @@ pub fn compile(
         .diagnostics
         .iter()
         .any(|d| d.severity == apim_source::Severity::Error);
-    let diagnostics = compiler.diagnostics;
+    let diagnostics = std::mem::take(&mut compiler.diagnostics);
     if failed {
         return (None, diagnostics);
     }
+    let (reads_request_body, reads_response_body) =
+        (compiler.reads_request_body, compiler.reads_response_body);
     (
         Some(Plan {
             sections,
             engine,
             names,
+            reads_request_body,
+            reads_response_body,
         }),
         diagnostics,
     )
@@ -277,10 +299,27 @@ impl Compiler<'_> {
         }
     }
 
+    /// Records that the policy being compiled reads or replaces a body.
+    pub fn touches_body(&mut self) {
+        match self.section {
+            Section::Inbound | Section::Backend => self.reads_request_body = true,
+            Section::Outbound | Section::OnError => self.reads_response_body = true,
+        }
+    }
+
     fn expression(
         &mut self,
         src: &ExprSource,
     ) -> Option<(Arc<apim_expr::Compiled>, Arc<ExprSource>)> {
+        // Bodies are streamed unless something reads them (a conservative textual check).
+        if src.text.contains("Request.Body") {
+            self.reads_request_body = true;
+        }
+        if matches!(self.section, Section::Outbound | Section::OnError)
+            && src.text.contains(".Body")
+        {
+            self.reads_response_body = true;
+        }
         let resolved = match src.resolve(&self.options.named_values) {
             Some(r) => r,
             None => {

@@ -8,6 +8,37 @@ use std::time::{Duration, SystemTime};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Body bytes as they arrive.
+pub type ByteStream = Pin<Box<dyn futures::Stream<Item = Result<Vec<u8>, String>> + Send>>;
+
+/// A body passed through without buffering (an upload, or a `buffer-response="false"` reply such as server-sent
+/// events). It can be taken once; clones share it.
+#[derive(Clone)]
+pub struct Streamed(std::sync::Arc<Mutex<Option<ByteStream>>>);
+
+impl Streamed {
+    pub fn new(stream: ByteStream) -> Streamed {
+        Streamed(std::sync::Arc::new(Mutex::new(Some(stream))))
+    }
+
+    /// The stream, if nobody took it yet.
+    pub fn take(&self) -> Option<ByteStream> {
+        self.0.lock().take()
+    }
+}
+
+impl std::fmt::Debug for Streamed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Streamed(..)")
+    }
+}
+
+impl PartialEq for Streamed {
+    fn eq(&self, other: &Streamed) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// A request to a backend, as the gateway sends it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamRequest {
@@ -20,6 +51,10 @@ pub struct UpstreamRequest {
     pub follow_redirects: bool,
     /// The backend entity this goes to, if any (for scripted upstreams and counters).
     pub backend: Option<String>,
+    /// The body as a stream instead of `body` (an upload passed through unbuffered).
+    pub body_stream: Option<Streamed>,
+    /// Return the response body as a stream (`buffer-response="false"`).
+    pub stream_response: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -28,6 +63,8 @@ pub struct UpstreamResponse {
     pub reason: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
+    /// The body as a stream (when asked for with `stream_response`).
+    pub stream: Option<Streamed>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -149,6 +149,8 @@ pub struct Incoming {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
+    /// The body as a stream, when the plan does not read it ([`Plan::reads_request_body`]).
+    pub body_stream: Option<crate::io::Streamed>,
     pub ip_address: String,
     /// The API's backend service URL (`serviceUrl`), if it has one.
     pub service_url: Option<String>,
@@ -168,6 +170,8 @@ pub struct Outcome {
     pub reason: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
+    /// The body as a stream instead (a `buffer-response="false"` reply passed through).
+    pub stream: Option<crate::io::Streamed>,
     pub trace: Vec<String>,
     /// The error that reached on-error, if any.
     pub last_error: Option<LastErrorData>,
@@ -244,6 +248,10 @@ pub struct Exchange {
     /// The backend entity in use (`context.Backend`).
     pub backend_entity: Option<(String, String)>,
     pub tracing: bool,
+    /// The request body still as a stream (sent once, unbuffered).
+    pub request_stream: Option<crate::io::Streamed>,
+    /// The backend's reply body as a stream (buffer-response="false" and nothing reads it).
+    pub response_stream: Option<crate::io::Streamed>,
 }
 
 pub(crate) fn parse_query(q: &str) -> Vec<(String, String)> {
@@ -295,6 +303,8 @@ impl Exchange {
             forward_attempts: self.forward_attempts,
             backend_entity: self.backend_entity.clone(),
             tracing: self.tracing,
+            request_stream: None,
+            response_stream: None,
         }
     }
 
@@ -583,6 +593,8 @@ impl Plan {
             forward_attempts: 0,
             backend_entity: None,
             tracing: rt.trace,
+            request_stream: incoming.body_stream.clone(),
+            response_stream: None,
         };
         let activity = uuid::Uuid::from_u128(request_id).to_string();
         let mut failure: Option<PolicyError> = None;
@@ -614,6 +626,7 @@ impl Plan {
                 ));
             }
         }
+        let failure_seen = failure.is_some();
         if let Some(e) = failure {
             error_span = e.span.clone();
             let (scope, section, path, policy_id) = e.at.clone().map(|a| *a).unwrap_or((
@@ -665,7 +678,6 @@ impl Plan {
                 }
             }
         }
-        let _ = returned;
         let (response, body) = ex.response.take().unwrap_or_else(|| {
             (
                 ResponseData {
@@ -676,11 +688,22 @@ impl Plan {
                 BodyHandle::new(None),
             )
         });
+        // A streamed reply goes out as it arrives, unless an error or return-response replaced the response.
+        let stream = if failure_seen || returned {
+            None
+        } else {
+            ex.response_stream.take()
+        };
         Outcome {
             status: response.status,
             reason: response.reason,
             headers: response.headers,
-            body: body.outgoing(),
+            body: if stream.is_some() {
+                None
+            } else {
+                body.outgoing()
+            },
+            stream,
             trace: ex.trace,
             last_error: ex.last_error,
             error_span,

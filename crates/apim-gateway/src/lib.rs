@@ -212,7 +212,7 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
     let path = uri.path();
     let Some((api, rest)) = gw.apis.iter().find_map(|api| {
@@ -246,11 +246,34 @@ async fn handle(
             lines.push((name.as_str().to_string(), v.to_string()));
         }
     }
+    // The body is read into memory only when the plan reads it; otherwise it streams to the backend.
+    let has_body = headers.get("content-length").is_some_and(|v| v != "0")
+        || headers.contains_key("transfer-encoding");
+    let (text, stream) = if !has_body {
+        (None, None)
+    } else if api.plan.reads_request_body() {
+        match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(bytes) => (Some(String::from_utf8_lossy(&bytes).into_owned()), None),
+            Err(e) => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({ "statusCode": 400, "message": format!("cannot read the request body: {e}") }),
+                );
+            }
+        }
+    } else {
+        use futures::StreamExt as _;
+        let stream = body
+            .into_data_stream()
+            .map(|chunk| chunk.map(|b| b.to_vec()).map_err(|e| e.to_string()));
+        (None, Some(apim_exec::Streamed::new(Box::pin(stream))))
+    };
     let incoming = Incoming {
         method: method.as_str().to_string(),
         url,
         headers: lines,
-        body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
+        body: text,
+        body_stream: stream,
         ip_address: peer.ip().to_string(),
         service_url: api.service_url.clone(),
         rest_path: rest,
@@ -282,7 +305,12 @@ async fn handle(
             }
         }
     }
+    let body = match outcome.stream.as_ref().and_then(apim_exec::Streamed::take) {
+        // buffer-response="false": chunks go to the client as the backend sends them.
+        Some(stream) => axum::body::Body::from_stream(stream),
+        None => axum::body::Body::from(outcome.body.unwrap_or_default()),
+    };
     response
-        .body(axum::body::Body::from(outcome.body.unwrap_or_default()))
+        .body(body)
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }

@@ -47,7 +47,13 @@ impl Upstream for HttpUpstream {
                 }
                 builder = builder.header(name, value);
             }
-            if let Some(body) = request.body {
+            if let Some(stream) = request
+                .body_stream
+                .as_ref()
+                .and_then(apim_exec::Streamed::take)
+            {
+                builder = builder.body(reqwest::Body::wrap_stream(stream));
+            } else if let Some(body) = request.body {
                 builder = builder.body(body);
             }
             let response = builder.send().await.map_err(|e| {
@@ -67,15 +73,30 @@ impl Upstream for HttpUpstream {
                         .map(|v| (n.as_str().to_string(), v.to_string()))
                 })
                 .collect();
+            let reason = status.canonical_reason().unwrap_or("").to_string();
+            if request.stream_response {
+                use futures::StreamExt as _;
+                let stream = response
+                    .bytes_stream()
+                    .map(|chunk| chunk.map(|b| b.to_vec()).map_err(|e| e.to_string()));
+                return Ok(UpstreamResponse {
+                    status: status.as_u16(),
+                    reason,
+                    headers,
+                    body: None,
+                    stream: Some(apim_exec::Streamed::new(Box::pin(stream))),
+                });
+            }
             let body = response
                 .text()
                 .await
                 .map_err(|e| UpstreamError::Connection(e.to_string()))?;
             Ok(UpstreamResponse {
                 status: status.as_u16(),
-                reason: status.canonical_reason().unwrap_or("").to_string(),
+                reason,
                 headers,
                 body: Some(body),
+                stream: None,
             })
         })
     }

@@ -314,3 +314,157 @@ fn a_policy_with_errors_stops_startup_with_its_diagnostics() {
     let _ = std::fs::remove_dir_all(&dir);
     let _: PathBuf = policy;
 }
+
+/// A policy file in a fresh temporary folder.
+fn policy_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("apim-emu-gw-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("api.xml");
+    std::fs::write(&path, text).expect("write policy");
+    path
+}
+
+fn quick_options(policy: PathBuf) -> Options {
+    Options {
+        policy,
+        global_policy: None,
+        backends: Vec::new(),
+        params: Vec::new(),
+        parameter_files: Vec::new(),
+        backend_urls: Vec::new(),
+        named_values: Vec::new(),
+        fragments: None,
+        api_path: String::new(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        skip_unsupported: false,
+        clock: ClockKind::Virtual,
+        trace: false,
+        style: apim_cli::render::Style { color: false },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_sent_events_pass_through_chunk_by_chunk_with_buffer_response_false() {
+    use futures::{SinkExt as _, StreamExt as _};
+    // A backend that sends the first event, then waits until the test says so before the rest.
+    let release = Arc::new(tokio::sync::Notify::new());
+    let r = release.clone();
+    let app = axum::Router::new().fallback(move || {
+        let r = r.clone();
+        async move {
+            let (mut tx, rx) =
+                futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+            tokio::spawn(async move {
+                let _ = tx
+                    .send(Ok(b"data: {\"delta\":\"first\"}\n\n".to_vec()))
+                    .await;
+                r.notified().await;
+                let _ = tx
+                    .send(Ok(
+                        b"data: {\"delta\":\"second\"}\n\ndata: [DONE]\n\n".to_vec()
+                    ))
+                    .await;
+            });
+            axum::http::Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(axum::body::Body::from_stream(rx))
+                .expect("response")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let backend = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("backend") });
+
+    let policy = format!(
+        r#"<policies><inbound><base /><set-backend-service base-url="http://{backend}" /></inbound>
+        <backend><forward-request buffer-response="false" /></backend><outbound><base /></outbound></policies>"#
+    );
+    let gateway = start(&quick_options(policy_file("sse", &policy))).await;
+    let response = reqwest::Client::new()
+        .post(format!("{gateway}/chat/completions"))
+        .body("{\"stream\":true}")
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut chunks = response.bytes_stream();
+    // The first event reaches the client while the backend is still holding back the rest.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), chunks.next())
+        .await
+        .expect("the first event arrives before the backend finishes")
+        .expect("a chunk")
+        .expect("bytes");
+    assert!(
+        String::from_utf8_lossy(&first).contains("first"),
+        "{first:?}"
+    );
+    release.notify_one();
+    let mut rest = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        rest.extend_from_slice(&chunk.expect("bytes"));
+    }
+    assert!(String::from_utf8_lossy(&rest).ends_with("data: [DONE]\n\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_streams_to_the_backend_without_being_buffered() {
+    use futures::{SinkExt as _, StreamExt as _};
+    // The backend signals when the first part of the upload arrives; the client only sends the rest after that,
+    // so a gateway that read the whole body first would never finish.
+    let first_part = Arc::new(tokio::sync::Notify::new());
+    let total = Arc::new(Mutex::new(0usize));
+    let (f, t) = (first_part.clone(), total.clone());
+    let app = axum::Router::new().fallback(move |body: axum::body::Body| {
+        let (f, t) = (f.clone(), t.clone());
+        async move {
+            let mut stream = body.into_data_stream();
+            let mut n = 0;
+            while let Some(chunk) = stream.next().await {
+                n += chunk.expect("bytes").len();
+                f.notify_one();
+            }
+            *t.lock().expect("lock") = n;
+            format!("{n}")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let backend = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("backend") });
+
+    let policy = format!(
+        r#"<policies><inbound><base /><set-backend-service base-url="http://{backend}" /></inbound><backend><base /></backend></policies>"#
+    );
+    let gateway = start(&quick_options(policy_file("upload", &policy))).await;
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let sender = {
+        let first_part = first_part.clone();
+        tokio::spawn(async move {
+            tx.send(Ok(vec![b'a'; 1 << 20])).await.expect("send part 1");
+            first_part.notified().await;
+            for _ in 0..7 {
+                tx.send(Ok(vec![b'b'; 1 << 20])).await.expect("send more");
+            }
+        })
+    };
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        reqwest::Client::new()
+            .put(format!("{gateway}/upload"))
+            .body(reqwest::Body::wrap_stream(rx))
+            .send(),
+    )
+    .await
+    .expect("the upload completes: the gateway streamed it")
+    .expect("the gateway answers");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.text().await.expect("body"),
+        (8usize << 20).to_string()
+    );
+    sender.await.expect("sender");
+    assert_eq!(*total.lock().expect("lock"), 8 << 20);
+}

@@ -25,11 +25,23 @@ pub struct ForwardRequest {
     follow_redirects: Option<Cv<bool>>,
     buffer_request_body: Option<Cv<bool>>,
     fail_on_error_status_code: bool,
+    buffer_response: bool,
 }
 
 pub(crate) fn compile(c: &mut Compiler, p: &ast::ForwardRequest) -> Option<ForwardRequest> {
     let literal = |v: &Option<Value<bool>>| matches!(v, Some(Value::Literal { value: true, .. }));
+    if !matches!(
+        &p.buffer_request_body,
+        None | Some(Value::Literal { value: false, .. })
+    ) {
+        // Buffered for retries: the gateway must read the whole upload first.
+        c.reads_request_body = true;
+    }
     Some(ForwardRequest {
+        buffer_response: !matches!(
+            &p.buffer_response,
+            Some(Value::Literal { value: false, .. })
+        ),
         timeout: c.opt(&p.timeout)?,
         timeout_ms: c.opt(&p.timeout_ms)?,
         follow_redirects: c.opt(&p.follow_redirects)?,
@@ -262,6 +274,9 @@ pub(crate) async fn run(
             timeout,
             follow_redirects,
             backend: backend_name.clone(),
+            // An unbuffered upload goes out once, as it arrives.
+            body_stream: ex.request_stream.take(),
+            stream_response: !p.buffer_response && !plan.reads_response_body(),
         })
         .await;
     let now = rt.clock.now();
@@ -323,6 +338,9 @@ pub(crate) async fn run(
             } else {
                 resp.reason
             };
+            // A reply passed through as a stream (buffer-response="false") stays a stream; the body handle is
+            // empty then (nothing in outbound reads it, see Plan::reads_response_body).
+            ex.response_stream = resp.stream;
             ex.response = Some((
                 ResponseData {
                     status,

@@ -78,6 +78,7 @@ pub(crate) fn compile_body(c: &mut Compiler, p: &bast::SetBody) -> Option<SetBod
         ));
         return None;
     }
+    c.touches_body();
     Some(SetBody {
         content: c.opt(&p.content.0)?,
     })

@@ -96,6 +96,9 @@ macro_rules! outgoing {
 
 pub(crate) fn compile_send(c: &mut Compiler, p: &sast::SendRequest) -> Option<SendRequest> {
     let outgoing = outgoing!(c, p, sast::Mode, sast::Mode::Copy);
+    if outgoing.copy.is_some() {
+        c.reads_request_body = true;
+    }
     Some(SendRequest {
         outgoing,
         variable: c.value(&p.response_variable_name)?,
@@ -131,6 +134,8 @@ fn build(
         timeout: Duration::from_secs(60),
         follow_redirects: false,
         backend: None,
+        body_stream: None,
+        stream_response: false,
     };
     if copy {
         request.method = ex.request.method.clone();

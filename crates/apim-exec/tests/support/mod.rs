@@ -82,6 +82,7 @@ impl Upstream for Scripted {
                         .map(|(n, v)| (n.to_string(), v.to_string()))
                         .collect(),
                     body: Some(body.to_string()),
+                    stream: None,
                 }),
                 Some(Answer::Timeout) => Err(UpstreamError::Timeout),
                 Some(Answer::Hang) => std::future::pending().await,
@@ -91,8 +92,7 @@ impl Upstream for Scripted {
                 None => Ok(UpstreamResponse {
                     status: 404,
                     reason: "Not Found".into(),
-                    headers: Vec::new(),
-                    body: None,
+                    ..Default::default()
                 }),
             }
         })
@@ -203,6 +203,7 @@ pub fn post(body: &str) -> Incoming {
             ("api-key".into(), "client-secret".into()),
         ],
         body: Some(body.to_string()),
+        body_stream: None,
         ip_address: "10.0.0.7".into(),
         service_url: None,
         rest_path: "/deployments/gpt-4o/chat/completions".into(),
