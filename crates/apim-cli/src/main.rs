@@ -92,6 +92,11 @@ struct ServeArgs {
     #[arg(long = "named-value", value_name = "NAME=VALUE", value_parser = parse_named_value)]
     named_values: Vec<(String, String)>,
 
+    /// A JSON file of named values: {"name": "value"} or {"name": {"value": "…" | "env": "VAR", "secret": true}}
+    /// (repeatable); secret values are masked as *** in traces and logs.
+    #[arg(long = "named-values", value_name = "FILE")]
+    named_value_files: Vec<PathBuf>,
+
     /// Folder of policy fragments (`<id>.xml` or `<id>/policy.xml`).
     #[arg(long, value_name = "DIR")]
     fragments: Option<PathBuf>,
@@ -273,6 +278,7 @@ fn main() -> ExitCode {
             parameter_files: args.parameter_files,
             backend_urls: args.backend_urls,
             named_values: args.named_values,
+            named_value_files: args.named_value_files,
             fragments: args.fragments,
             api_path: args.api_path,
             listen: args.listen,

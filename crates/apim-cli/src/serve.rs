@@ -32,6 +32,8 @@ pub struct Options {
     pub parameter_files: Vec<PathBuf>,
     pub backend_urls: Vec<(String, String)>,
     pub named_values: Vec<(String, String)>,
+    /// JSON files of named values: `{"name": "value"}` or `{"name": {"value" | "env": …, "secret": true}}`.
+    pub named_value_files: Vec<PathBuf>,
     pub fragments: Option<PathBuf>,
     pub api_path: String,
     pub listen: SocketAddr,
@@ -74,8 +76,44 @@ pub fn prepare(
         }
         registry = loaded.registry;
     }
+    // Named values: files first, then --named-value.
+    let mut named_values: HashMap<String, String> = HashMap::new();
+    let mut secrets = Vec::new();
+    for file in &o.named_value_files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not valid JSON", file.display()))?;
+        let Some(entries) = json.as_object() else {
+            anyhow::bail!("{}: expected an object of name → value", file.display());
+        };
+        for (name, entry) in entries {
+            let (value, secret) = match entry {
+                serde_json::Value::String(v) => (v.clone(), false),
+                serde_json::Value::Object(o) => {
+                    let secret = o
+                        .get("secret")
+                        .and_then(serde_json::Value::as_bool)
+                        .unwrap_or(false);
+                    let value = match (o.get("value"), o.get("env")) {
+                        (Some(serde_json::Value::String(v)), _) => v.clone(),
+                        (_, Some(serde_json::Value::String(var))) => std::env::var(var).with_context(|| {
+                            format!("{}: named value `{name}` reads environment variable {var}, which is not set", file.display())
+                        })?,
+                        _ => anyhow::bail!("{}: named value `{name}` needs \"value\" or \"env\"", file.display()),
+                    };
+                    (value, secret)
+                }
+                other => (other.to_string(), false),
+            };
+            if secret {
+                secrets.push(value.clone());
+            }
+            named_values.insert(name.clone(), value);
+        }
+    }
+    named_values.extend(o.named_values.iter().cloned());
     // Policies.
-    let named_values: HashMap<String, String> = o.named_values.iter().cloned().collect();
     let parse_options = apim_policy::read::ParseOptions {
         named_values: named_values.clone(),
         strict: true,
@@ -169,8 +207,8 @@ pub fn prepare(
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1);
     runtime.trace = o.trace;
-    Ok(Ok(apim_gateway::Gateway {
-        apis: vec![apim_gateway::Api {
+    Ok(Ok(apim_gateway::Gateway::new(
+        vec![apim_gateway::Api {
             suffix: o.api_path.trim_matches('/').to_string(),
             service_url: None,
             plan,
@@ -181,10 +219,19 @@ pub fn prepare(
         }],
         runtime,
         virtual_clock,
-    }))
+        secrets,
+    )))
 }
 
 pub fn run(o: &Options) -> anyhow::Result<u8> {
+    // One log line per request at `info`; RUST_LOG=apim_emu=warn quiets it, RUST_LOG=debug adds the libraries'.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("apim_emu=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(o.style.color)
+        .try_init();
     let gateway = match prepare(o, &mut std::io::stderr())? {
         Ok(g) => g,
         Err(code) => return Ok(code),

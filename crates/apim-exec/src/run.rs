@@ -161,6 +161,8 @@ pub struct Incoming {
     pub matched_parameters: Vec<(String, String)>,
     /// `context.Api`, `Operation`, … in the JSON shape of `apim-emu eval --context`.
     pub info: serde_json::Value,
+    /// Trace this request even when the runtime does not trace every request (APIM's trace header).
+    pub trace: bool,
 }
 
 /// What the client gets, and what happened.
@@ -177,6 +179,8 @@ pub struct Outcome {
     pub last_error: Option<LastErrorData>,
     /// Where that error was raised (the failing policy's element).
     pub error_span: Option<apim_source::Span>,
+    /// `context.RequestId`.
+    pub request_id: String,
 }
 
 /// Where the backend call goes.
@@ -592,7 +596,7 @@ impl Plan {
             section: Section::Inbound,
             forward_attempts: 0,
             backend_entity: None,
-            tracing: rt.trace,
+            tracing: rt.trace || incoming.trace,
             request_stream: incoming.body_stream.clone(),
             response_stream: None,
         };
@@ -707,6 +711,7 @@ impl Plan {
             trace: ex.trace,
             last_error: ex.last_error,
             error_span,
+            request_id: activity,
         }
     }
 }

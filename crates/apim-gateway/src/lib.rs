@@ -72,6 +72,38 @@ pub struct Gateway {
     pub runtime: Runtime,
     /// Set when `--clock virtual`: `POST /_emulator/clock` moves it.
     pub virtual_clock: Option<Arc<VirtualClock>>,
+    /// Values of secret named values, masked as `***` in traces and logs.
+    pub secrets: Vec<String>,
+    /// The traces of the last requests that asked for one (`Ocp-Apim-Trace: true`), newest last.
+    pub traces: std::sync::Mutex<std::collections::VecDeque<(String, Vec<String>)>>,
+}
+
+/// How many requested traces `/_emulator/traces/{id}` keeps.
+const KEPT_TRACES: usize = 100;
+
+impl Gateway {
+    pub fn new(
+        apis: Vec<Api>,
+        runtime: Runtime,
+        virtual_clock: Option<Arc<VirtualClock>>,
+        secrets: Vec<String>,
+    ) -> Gateway {
+        Gateway {
+            apis,
+            runtime,
+            virtual_clock,
+            secrets,
+            traces: Default::default(),
+        }
+    }
+
+    fn mask(&self, line: &str) -> String {
+        let mut out = line.to_string();
+        for secret in self.secrets.iter().filter(|s| !s.is_empty()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+        out
+    }
 }
 
 type Shared = Arc<Gateway>;
@@ -82,6 +114,7 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
         .route(HEALTH_PATH, get(|| async { StatusCode::OK }))
         .route("/_emulator/backends", get(backends))
         .route("/_emulator/clock", post(advance_clock).get(read_clock))
+        .route("/_emulator/traces/{id}", get(read_trace))
         .fallback(any(handle))
         .with_state(gateway)
 }
@@ -154,6 +187,28 @@ async fn backends(State(gw): State<Shared>) -> Response {
         })
         .collect();
     json_response(StatusCode::OK, serde_json::Value::Array(items))
+}
+
+async fn read_trace(
+    State(gw): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let traces = gw
+        .traces
+        .lock()
+        .map(|t| t.iter().find(|(i, _)| *i == id).cloned())
+        .ok()
+        .flatten();
+    match traces {
+        Some((id, lines)) => json_response(
+            StatusCode::OK,
+            serde_json::json!({ "requestId": id, "trace": lines }),
+        ),
+        None => json_response(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({ "message": format!("no trace for request {id} (only the last {KEPT_TRACES} are kept)") }),
+        ),
+    }
 }
 
 async fn read_clock(State(gw): State<Shared>) -> Response {
@@ -280,11 +335,45 @@ async fn handle(
         query: uri.query().unwrap_or("").to_string(),
         matched_parameters: Vec::new(),
         info: api.info.clone(),
+        // Azure: `Ocp-Apim-Trace: true` asks for the trace of this request (apim-emu needs no key for it).
+        trace: headers
+            .get("ocp-apim-trace")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
     };
+    let wants_trace = incoming.trace;
+    let started = std::time::Instant::now();
+    let log_path = uri.path().to_string();
     let outcome = api.plan.run(&gw.runtime, incoming).await;
+    let lines: Vec<String> = outcome.trace.iter().map(|l| gw.mask(l)).collect();
     if gw.runtime.trace {
-        for line in &outcome.trace {
+        for line in &lines {
             eprintln!("trace: {line}");
+        }
+    }
+    tracing::info!(
+        target: "apim_emu::request",
+        "{} {} -> {} ({} ms, request {})",
+        method,
+        log_path,
+        outcome.status,
+        started.elapsed().as_millis(),
+        outcome.request_id
+    );
+    if let Some(e) = &outcome.last_error {
+        tracing::warn!(target: "apim_emu::request", "error {} {}: {}", e.source, e.reason, gw.mask(&e.message));
+    }
+    let mut trace_location = None;
+    if wants_trace {
+        trace_location = Some(format!(
+            "http://{host}/_emulator/traces/{}",
+            outcome.request_id
+        ));
+        if let Ok(mut traces) = gw.traces.lock() {
+            traces.push_back((outcome.request_id.clone(), lines));
+            while traces.len() > KEPT_TRACES {
+                traces.pop_front();
+            }
         }
     }
     let mut response = Response::builder()
@@ -304,6 +393,11 @@ async fn handle(
                 h.append(n, v);
             }
         }
+    }
+    if let (Some(location), Some(h)) = (&trace_location, response.headers_mut())
+        && let Ok(v) = HeaderValue::from_str(location)
+    {
+        h.insert("ocp-apim-trace-location", v);
     }
     let body = match outcome.stream.as_ref().and_then(apim_exec::Streamed::take) {
         // buffer-response="false": chunks go to the client as the backend sends them.

@@ -97,6 +97,7 @@ fn options(primary: &Backend, backup: &Backend) -> Options {
         parameter_files: Vec::new(),
         backend_urls: Vec::new(),
         named_values: Vec::new(),
+        named_value_files: Vec::new(),
         fragments: None,
         api_path: "openai".into(),
         listen: "127.0.0.1:0".parse().expect("address"),
@@ -279,6 +280,7 @@ fn a_policy_with_errors_stops_startup_with_its_diagnostics() {
         parameter_files: Vec::new(),
         backend_urls: Vec::new(),
         named_values: Vec::new(),
+        named_value_files: Vec::new(),
         fragments: None,
         api_path: String::new(),
         listen: "127.0.0.1:0".parse().expect("address"),
@@ -333,6 +335,7 @@ fn quick_options(policy: PathBuf) -> Options {
         parameter_files: Vec::new(),
         backend_urls: Vec::new(),
         named_values: Vec::new(),
+        named_value_files: Vec::new(),
         fragments: None,
         api_path: String::new(),
         listen: "127.0.0.1:0".parse().expect("address"),
@@ -467,4 +470,73 @@ async fn an_upload_streams_to_the_backend_without_being_buffered() {
     );
     sender.await.expect("sender");
     assert_eq!(*total.lock().expect("lock"), 8 << 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trace_header_returns_a_trace_with_secret_named_values_masked() {
+    let backend = backend(vec![(200, vec![], "ok")]).await;
+    let dir = std::env::temp_dir().join(format!("apim-emu-gw-nv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let values = dir.join("named-values.json");
+    std::fs::write(
+        &values,
+        r#"{ "backend-key": { "value": "s3cr3t-value", "secret": true }, "team": "payments" }"#,
+    )
+    .expect("write");
+    let policy = format!(
+        r#"<policies><inbound><base /><set-backend-service base-url="http://{}" />
+        <set-header name="x-key" exists-action="override"><value>{{{{backend-key}}}}</value></set-header>
+        <trace source="demo"><message>@("key is " + context.Request.Headers.GetValueOrDefault("x-key", "") + " for {{{{team}}}}")</message></trace>
+        </inbound><backend><base /></backend></policies>"#,
+        backend.addr
+    );
+    let mut o = quick_options(policy_file("nv", &policy));
+    o.named_value_files = vec![values];
+    let gateway = start(&o).await;
+    let client = reqwest::Client::new();
+    let plain = client
+        .get(format!("{gateway}/x"))
+        .send()
+        .await
+        .expect("answer");
+    assert!(
+        plain.headers().get("ocp-apim-trace-location").is_none(),
+        "no trace unless asked for"
+    );
+    let traced = client
+        .get(format!("{gateway}/x"))
+        .header("Ocp-Apim-Trace", "true")
+        .send()
+        .await
+        .expect("answer");
+    let location = traced.headers()["ocp-apim-trace-location"]
+        .to_str()
+        .expect("text")
+        .to_string();
+    let trace: serde_json::Value = client
+        .get(location)
+        .send()
+        .await
+        .expect("trace")
+        .json()
+        .await
+        .expect("JSON");
+    let lines: Vec<String> = trace["trace"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| l.as_str().unwrap_or("").to_string())
+        .collect();
+    let text = lines.join("\n");
+    assert!(
+        text.contains("trace [verbose] demo: key is *** for payments"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+    // The backend still gets the real value.
+    assert!(backend.received().iter().all(|r| {
+        r.headers
+            .iter()
+            .any(|(n, v)| n == "x-key" && v == "s3cr3t-value")
+    }));
 }

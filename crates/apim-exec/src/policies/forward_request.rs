@@ -220,6 +220,16 @@ pub(crate) async fn run(
             headers.push(("Authorization".into(), format!("{scheme} {parameter}")));
         }
     }
+    // An upload passed through keeps its Content-Length when the client sent one.
+    if ex.request_stream.is_some()
+        && let Some((_, len)) = ex
+            .request
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+    {
+        headers.push(("Content-Length".into(), len.clone()));
+    }
     let url = join_url(&base, &ex.rest_path, &query);
     if let Some(host) = url::Url::parse(&url).ok().and_then(|u| {
         u.host_str().map(|h| match u.port() {

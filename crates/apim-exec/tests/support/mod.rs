@@ -210,6 +210,7 @@ pub fn post(body: &str) -> Incoming {
         query: "api-version=2024-10-21".into(),
         matched_parameters: Vec::new(),
         info: serde_json::json!({}),
+        trace: false,
     }
 }
 
