@@ -8,6 +8,7 @@ pub mod balancer;
 pub mod breaker;
 mod load;
 mod model;
+pub mod service;
 
 pub use load::{Input, LoadOptions, Loaded, Problem, load};
 pub use model::{

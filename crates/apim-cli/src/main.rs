@@ -64,9 +64,20 @@ prints (--skip-unsupported skips the latter with a warning, as the self-hosted g
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
-    /// The API-scope policy document.
+    /// The API-scope policy document (quick form: one API answering every path below --api-path).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "service",
+        conflicts_with = "service"
+    )]
+    policy: Option<PathBuf>,
+
+    /// ARM templates defining the service (full form): APIs and operations (declared or from their OpenAPI
+    /// document), policies at every scope, products, subscriptions (keys printed at startup), named values,
+    /// fragments and backends (repeatable).
     #[arg(long, value_name = "FILE")]
-    policy: PathBuf,
+    service: Vec<PathBuf>,
 
     /// The global policy document (default: APIM's, which forwards the request).
     #[arg(long, value_name = "FILE")]
@@ -272,6 +283,7 @@ fn main() -> ExitCode {
         }),
         Command::Serve(args) => serve::run(&serve::Options {
             policy: args.policy,
+            service: args.service,
             global_policy: args.global_policy,
             backends: args.backends,
             params: args.params,

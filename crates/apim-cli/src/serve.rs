@@ -25,7 +25,10 @@ pub enum ClockKind {
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub policy: PathBuf,
+    /// The API policy of the quick form (one API).
+    pub policy: Option<PathBuf>,
+    /// ARM templates defining the whole service (APIs, operations, policies, products, subscriptions …).
+    pub service: Vec<PathBuf>,
     pub global_policy: Option<PathBuf>,
     pub backends: Vec<PathBuf>,
     pub params: Vec<(String, String)>,
@@ -51,68 +54,13 @@ pub fn prepare(
     o: &Options,
     err: &mut dyn Write,
 ) -> anyhow::Result<Result<apim_gateway::Gateway, u8>> {
-    // Backends.
-    let mut registry = apim_backend::Registry::default();
-    if !o.backends.is_empty() || !o.backend_urls.is_empty() {
-        let (loaded, problems) = crate::backends::resolve(&crate::backends::Options {
-            paths: o.backends.clone(),
-            params: o.params.clone(),
-            parameter_files: o.parameter_files.clone(),
-            backend_urls: o.backend_urls.clone(),
-            format: crate::backends::Format::Human,
-        })?;
-        let mut failed = false;
-        for (p, at) in &problems {
-            if p.severity == apim_backend::Severity::Error {
-                failed = true;
-            }
-            if p.severity != apim_backend::Severity::Note {
-                writeln!(err, "{}", crate::backends::render_problem(p, *at))?;
-            }
-        }
-        if failed {
-            writeln!(err, "apim-emu: the backends have errors; not starting")?;
-            return Ok(Err(1));
-        }
-        registry = loaded.registry;
+    if !o.service.is_empty() {
+        return prepare_service(o, err);
     }
-    // Named values: files first, then --named-value.
-    let mut named_values: HashMap<String, String> = HashMap::new();
-    let mut secrets = Vec::new();
-    for file in &o.named_value_files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not valid JSON", file.display()))?;
-        let Some(entries) = json.as_object() else {
-            anyhow::bail!("{}: expected an object of name → value", file.display());
-        };
-        for (name, entry) in entries {
-            let (value, secret) = match entry {
-                serde_json::Value::String(v) => (v.clone(), false),
-                serde_json::Value::Object(o) => {
-                    let secret = o
-                        .get("secret")
-                        .and_then(serde_json::Value::as_bool)
-                        .unwrap_or(false);
-                    let value = match (o.get("value"), o.get("env")) {
-                        (Some(serde_json::Value::String(v)), _) => v.clone(),
-                        (_, Some(serde_json::Value::String(var))) => std::env::var(var).with_context(|| {
-                            format!("{}: named value `{name}` reads environment variable {var}, which is not set", file.display())
-                        })?,
-                        _ => anyhow::bail!("{}: named value `{name}` needs \"value\" or \"env\"", file.display()),
-                    };
-                    (value, secret)
-                }
-                other => (other.to_string(), false),
-            };
-            if secret {
-                secrets.push(value.clone());
-            }
-            named_values.insert(name.clone(), value);
-        }
-    }
-    named_values.extend(o.named_values.iter().cloned());
+    let Some(registry) = load_backends(o, &o.backends, err)? else {
+        return Ok(Err(1));
+    };
+    let (named_values, secrets) = load_named_values(o, HashMap::new())?;
     // Policies.
     let parse_options = apim_policy::read::ParseOptions {
         named_values: named_values.clone(),
@@ -132,7 +80,10 @@ pub fn prepare(
         .map(|p| crate::validate::display(p))
         .unwrap_or_else(|| "<default global policy>".into());
     let global_file = sources.add(global_name, global_text);
-    let api_file = sources.add(crate::validate::display(&o.policy), read(&o.policy)?);
+    let Some(policy) = &o.policy else {
+        anyhow::bail!("pass --policy FILE (one API) or --service FILE (APIs from templates)");
+    };
+    let api_file = sources.add(crate::validate::display(policy), read(policy)?);
     let mut diagnostics = Vec::new();
     let global = apim_policy::parse(global_file, &sources.file(global_file).text, &parse_options);
     let api = apim_policy::parse(api_file, &sources.file(api_file).text, &parse_options);
@@ -189,6 +140,377 @@ pub fn prepare(
         writeln!(err, "apim-emu: the policies have errors; not starting")?;
         return Ok(Err(1));
     };
+    let (runtime, virtual_clock) = runtime_for(o, registry)?;
+    Ok(Ok(apim_gateway::Gateway::new(
+        vec![apim_gateway::Api {
+            suffix: o.api_path.trim_matches('/').to_string(),
+            service_url: None,
+            plan: Some(plan),
+            operations: Vec::new(),
+            subscription_key: None,
+            name: "emulated".into(),
+            info: serde_json::json!({
+                "api": { "id": "emulated", "name": "emulated", "path": o.api_path.trim_matches('/') },
+                "deployment": { "region": "local", "serviceName": "apim-emu", "gatewayId": "apim-emu" },
+            }),
+        }],
+        runtime,
+        virtual_clock,
+        secrets,
+    )))
+}
+
+/// The full form: APIs, operations, policies at every scope, products, subscriptions, named values and fragments
+/// from ARM templates.
+fn prepare_service(
+    o: &Options,
+    err: &mut dyn Write,
+) -> anyhow::Result<Result<apim_gateway::Gateway, u8>> {
+    let files = crate::backends::read_sources(&o.service)?;
+    for (p, at) in &files.problems {
+        writeln!(err, "{}", crate::backends::render_problem(p, *at))?;
+    }
+    if !files.problems.is_empty() {
+        return Ok(Err(1));
+    }
+    let all_backend_paths: Vec<PathBuf> = o.service.iter().chain(&o.backends).cloned().collect();
+    let Some(registry) = load_backends(o, &all_backend_paths, err)? else {
+        return Ok(Err(1));
+    };
+    let templates: Vec<(String, serde_json::Value)> = files
+        .inputs
+        .iter()
+        .filter_map(|i| match i {
+            apim_backend::Input::Template { file, json } => Some((file.clone(), json.clone())),
+            _ => None,
+        })
+        .collect();
+    let params = crate::backends::parameters(&o.params, &o.parameter_files)?;
+    let (service, problems) = apim_backend::service::load_service(
+        &templates,
+        &params,
+        &arm_template::DeploymentContext::default(),
+    );
+    for p in &problems {
+        let at = crate::backends::position(p, &files.texts);
+        writeln!(err, "{}", crate::backends::render_problem(p, at))?;
+    }
+    if service.apis.is_empty() {
+        writeln!(
+            err,
+            "apim-emu: the templates define no APIs (Microsoft.ApiManagement/service/apis); not starting"
+        )?;
+        return Ok(Err(1));
+    }
+    let base: HashMap<String, (String, bool)> = service
+        .named_values
+        .iter()
+        .map(|(n, v, secret)| (n.clone(), (v.clone(), *secret)))
+        .collect();
+    let (named_values, secrets) = load_named_values(o, base)?;
+    let parse_options = apim_policy::read::ParseOptions {
+        named_values: named_values.clone(),
+        strict: true,
+    };
+    let mut sources = SourceMap::default();
+    let mut diagnostics = Vec::new();
+    let mut parse = |label: &str, text: &str, diagnostics: &mut Vec<apim_source::Diagnostic>| {
+        let file = sources.add(label.to_string(), text.to_string());
+        let parsed = apim_policy::parse(file, text, &parse_options);
+        diagnostics.extend(parsed.diagnostics.iter().cloned());
+        parsed.document
+    };
+    let global = match (&service.global_policy, &o.global_policy) {
+        (_, Some(path)) => parse(
+            &crate::validate::display(path),
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+            &mut diagnostics,
+        ),
+        (Some(t), None) => parse(&t.label, &t.text, &mut diagnostics),
+        (None, None) => parse(
+            "<default global policy>",
+            DEFAULT_GLOBAL_POLICY,
+            &mut diagnostics,
+        ),
+    };
+    let mut fragments = HashMap::new();
+    for (id, t) in &service.fragments {
+        if let Some(apim_policy::DocumentKind::Fragment(policies)) =
+            parse(&t.label, &t.text, &mut diagnostics).map(|d| d.kind)
+        {
+            fragments.insert(id.clone(), policies);
+        }
+    }
+    // Documents per API, operation and product.
+    let products: Vec<(String, Vec<String>, Option<apim_policy::PolicyDocument>)> = service
+        .products
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.apis.clone(),
+                p.policy
+                    .as_ref()
+                    .and_then(|t| parse(&t.label, &t.text, &mut diagnostics)),
+            )
+        })
+        .collect();
+    let apis: Vec<(
+        apim_backend::service::ApiDef,
+        Option<apim_policy::PolicyDocument>,
+        Vec<Option<apim_policy::PolicyDocument>>,
+    )> = service
+        .apis
+        .iter()
+        .map(|a| {
+            let doc = a
+                .policy
+                .as_ref()
+                .and_then(|t| parse(&t.label, &t.text, &mut diagnostics));
+            let ops = a
+                .operations
+                .iter()
+                .map(|op| {
+                    op.policy
+                        .as_ref()
+                        .and_then(|t| parse(&t.label, &t.text, &mut diagnostics))
+                })
+                .collect();
+            (a.clone(), doc, ops)
+        })
+        .collect();
+    let engine = Arc::new(apim_expr::Engine::default());
+    let compile_options = apim_exec::CompileOptions {
+        named_values,
+        fragments,
+        skip_unsupported: o.skip_unsupported,
+        backends: registry.backends.iter().map(|b| b.name.clone()).collect(),
+    };
+    let parse_failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
+    let mut gateway_apis = Vec::new();
+    let compile = |scopes: Vec<ScopedDocument>, diagnostics: &mut Vec<apim_source::Diagnostic>| {
+        let (plan, ds) = apim_exec::compile(&scopes, engine.clone(), &compile_options);
+        diagnostics.extend(ds);
+        plan
+    };
+    if !parse_failed {
+        for (api, api_doc, op_docs) in &apis {
+            let api_info = serde_json::json!({ "id": api.name, "name": api.display_name, "path": api.path, "serviceUrl": api.service_url });
+            let api_products: Vec<(&String, &apim_policy::PolicyDocument)> = products
+                .iter()
+                .filter(|(_, apis, doc)| {
+                    doc.is_some() && apis.iter().any(|a| a.eq_ignore_ascii_case(&api.name))
+                })
+                .filter_map(|(n, _, d)| d.as_ref().map(|d| (n, d)))
+                .collect();
+            let mut operations = Vec::new();
+            for (op, op_doc) in api.operations.iter().zip(op_docs) {
+                let mut plans = Vec::new();
+                if let Some(plan) = compile(
+                    scopes_for(global.as_ref(), None, api_doc.as_ref(), op_doc.as_ref()),
+                    &mut diagnostics,
+                ) {
+                    plans.push((None, plan));
+                }
+                for (product, doc) in &api_products {
+                    if let Some(plan) = compile(
+                        scopes_for(
+                            global.as_ref(),
+                            Some(doc),
+                            api_doc.as_ref(),
+                            op_doc.as_ref(),
+                        ),
+                        &mut diagnostics,
+                    ) {
+                        plans.push((Some((*product).clone()), plan));
+                    }
+                }
+                operations.push(apim_gateway::Operation {
+                    name: op.name.clone(),
+                    method: op.method.clone(),
+                    url_template: op.url_template.clone(),
+                    plans,
+                    info: serde_json::json!({
+                        "api": api_info,
+                        "operation": { "id": op.name, "name": op.name, "method": op.method, "urlTemplate": op.url_template },
+                        "deployment": { "region": "local", "serviceName": "apim-emu", "gatewayId": "apim-emu" },
+                    }),
+                });
+            }
+            // An API without operations (an OpenAPI document apim-emu could not read) answers every path.
+            let plan = if api.operations.is_empty() {
+                compile(
+                    scopes_for(global.as_ref(), None, api_doc.as_ref(), None),
+                    &mut diagnostics,
+                )
+            } else {
+                None
+            };
+            gateway_apis.push(apim_gateway::Api {
+                suffix: api.path.clone(),
+                service_url: api.service_url.clone(),
+                plan,
+                info: serde_json::json!({ "api": api_info, "deployment": { "region": "local", "serviceName": "apim-emu" } }),
+                operations,
+                subscription_key: api.subscription_required.then(|| (api.key_header.clone(), api.key_query.clone())),
+                name: api.name.clone(),
+            });
+        }
+    }
+    diagnostics.sort_by_key(|d| (d.primary.span.file, d.primary.span.start()));
+    diagnostics.dedup();
+    for d in &diagnostics {
+        writeln!(err, "{}", render::human(d, &sources, o.style))?;
+    }
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        writeln!(err, "apim-emu: the policies have errors; not starting")?;
+        return Ok(Err(1));
+    }
+    let (runtime, virtual_clock) = runtime_for(o, registry)?;
+    let mut gateway = apim_gateway::Gateway::new(gateway_apis, runtime, virtual_clock, secrets);
+    for sub in &service.subscriptions {
+        let product_apis = sub
+            .scope
+            .strip_prefix("/products/")
+            .and_then(|p| {
+                service
+                    .products
+                    .iter()
+                    .find(|x| x.name.eq_ignore_ascii_case(p))
+            })
+            .map(|p| p.apis.clone())
+            .unwrap_or_default();
+        writeln!(
+            err,
+            "subscription {} ({}): key {}",
+            sub.name, sub.scope, sub.primary_key
+        )?;
+        gateway.subscriptions.push(apim_gateway::Subscription {
+            name: sub.name.clone(),
+            keys: vec![sub.primary_key.clone(), sub.secondary_key.clone()],
+            scope: sub.scope.clone(),
+            active: sub.active,
+            product_apis,
+        });
+    }
+    for api in &gateway.apis {
+        writeln!(
+            err,
+            "api {} at /{} ({} operations)",
+            api.name,
+            api.suffix,
+            api.operations.len()
+        )?;
+    }
+    Ok(Ok(gateway))
+}
+
+/// The documents of one operation, broadest scope first.
+fn scopes_for<'a>(
+    global: Option<&'a apim_policy::PolicyDocument>,
+    product: Option<&'a apim_policy::PolicyDocument>,
+    api: Option<&'a apim_policy::PolicyDocument>,
+    operation: Option<&'a apim_policy::PolicyDocument>,
+) -> Vec<ScopedDocument<'a>> {
+    [
+        (Scope::Global, global),
+        (Scope::Product, product),
+        (Scope::Api, api),
+        (Scope::Operation, operation),
+    ]
+    .into_iter()
+    .filter_map(|(scope, document)| document.map(|document| ScopedDocument { scope, document }))
+    .collect()
+}
+
+/// The backends of `paths` (templates or APIOps folders); `None` when they have errors (printed).
+fn load_backends(
+    o: &Options,
+    paths: &[PathBuf],
+    err: &mut dyn Write,
+) -> anyhow::Result<Option<apim_backend::Registry>> {
+    if paths.is_empty() && o.backend_urls.is_empty() {
+        return Ok(Some(apim_backend::Registry::default()));
+    }
+    let (loaded, problems) = crate::backends::resolve(&crate::backends::Options {
+        paths: paths.to_vec(),
+        params: o.params.clone(),
+        parameter_files: o.parameter_files.clone(),
+        backend_urls: o.backend_urls.clone(),
+        format: crate::backends::Format::Human,
+    })?;
+    let mut failed = false;
+    for (p, at) in &problems {
+        if p.severity == apim_backend::Severity::Error {
+            failed = true;
+        }
+        if p.severity != apim_backend::Severity::Note {
+            writeln!(err, "{}", crate::backends::render_problem(p, *at))?;
+        }
+    }
+    if failed {
+        writeln!(err, "apim-emu: the backends have errors; not starting")?;
+        return Ok(None);
+    }
+    Ok(Some(loaded.registry))
+}
+
+/// Named values: `base` (from the service), then `--named-values` files, then `--named-value`; and the values
+/// to mask.
+fn load_named_values(
+    o: &Options,
+    base: HashMap<String, (String, bool)>,
+) -> anyhow::Result<(HashMap<String, String>, Vec<String>)> {
+    let mut secrets: Vec<String> = base
+        .values()
+        .filter(|(_, s)| *s)
+        .map(|(v, _)| v.clone())
+        .collect();
+    let mut named_values: HashMap<String, String> =
+        base.into_iter().map(|(k, (v, _))| (k, v)).collect();
+    for file in &o.named_value_files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not valid JSON", file.display()))?;
+        let Some(entries) = json.as_object() else {
+            anyhow::bail!("{}: expected an object of name → value", file.display());
+        };
+        for (name, entry) in entries {
+            let (value, secret) = match entry {
+                serde_json::Value::String(v) => (v.clone(), false),
+                serde_json::Value::Object(o) => {
+                    let secret = o
+                        .get("secret")
+                        .and_then(serde_json::Value::as_bool)
+                        .unwrap_or(false);
+                    let value = match (o.get("value"), o.get("env")) {
+                        (Some(serde_json::Value::String(v)), _) => v.clone(),
+                        (_, Some(serde_json::Value::String(var))) => std::env::var(var).with_context(|| {
+                            format!("{}: named value `{name}` reads environment variable {var}, which is not set", file.display())
+                        })?,
+                        _ => anyhow::bail!("{}: named value `{name}` needs \"value\" or \"env\"", file.display()),
+                    };
+                    (value, secret)
+                }
+                other => (other.to_string(), false),
+            };
+            if secret {
+                secrets.push(value.clone());
+            }
+            named_values.insert(name.clone(), value);
+        }
+    }
+    named_values.extend(o.named_values.iter().cloned());
+    Ok((named_values, secrets))
+}
+
+/// The runtime (real HTTP, the chosen clock) and the virtual clock handle.
+fn runtime_for(
+    o: &Options,
+    registry: apim_backend::Registry,
+) -> anyhow::Result<(apim_exec::Runtime, Option<Arc<apim_exec::VirtualClock>>)> {
     let virtual_clock = (o.clock == ClockKind::Virtual)
         .then(|| Arc::new(apim_exec::VirtualClock::new(std::time::SystemTime::now())));
     let clock: Arc<dyn apim_exec::Clock> = match &virtual_clock {
@@ -207,20 +529,7 @@ pub fn prepare(
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1);
     runtime.trace = o.trace;
-    Ok(Ok(apim_gateway::Gateway::new(
-        vec![apim_gateway::Api {
-            suffix: o.api_path.trim_matches('/').to_string(),
-            service_url: None,
-            plan,
-            info: serde_json::json!({
-                "api": { "id": "emulated", "name": "emulated", "path": o.api_path.trim_matches('/') },
-                "deployment": { "region": "local", "serviceName": "apim-emu", "gatewayId": "apim-emu" },
-            }),
-        }],
-        runtime,
-        virtual_clock,
-        secrets,
-    )))
+    Ok((runtime, virtual_clock))
 }
 
 pub fn run(o: &Options) -> anyhow::Result<u8> {

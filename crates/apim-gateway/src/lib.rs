@@ -62,13 +62,89 @@ pub struct Api {
     /// The API URL suffix, without slashes (empty: every path).
     pub suffix: String,
     pub service_url: Option<String>,
-    pub plan: Plan,
+    /// The plan of the quick form (one API, no operations: every method and path).
+    pub plan: Option<Plan>,
     /// `context.Api` etc. in the JSON shape of `apim-emu eval --context`.
     pub info: serde_json::Value,
+    /// Operations (full form); a request that matches none is answered 404.
+    pub operations: Vec<Operation>,
+    /// Where the subscription key is read from when the API requires one (`header`, `query`).
+    pub subscription_key: Option<(String, String)>,
+    /// The API's name (subscription scopes, products).
+    pub name: String,
+}
+
+/// An operation of an API and its plans: one per product whose policy applies, plus one without a product.
+pub struct Operation {
+    pub name: String,
+    pub method: String,
+    /// `/deployments/{deployment-id}/chat/completions`.
+    pub url_template: String,
+    pub plans: Vec<(Option<String>, Plan)>,
+    pub info: serde_json::Value,
+}
+
+/// A subscription key's owner.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    pub name: String,
+    pub keys: Vec<String>,
+    /// `/apis`, `/apis/{api}` or `/products/{product}`.
+    pub scope: String,
+    pub active: bool,
+    /// For a product scope: the product's APIs.
+    pub product_apis: Vec<String>,
+}
+
+impl Subscription {
+    fn covers(&self, api: &str) -> bool {
+        let scope = self.scope.to_ascii_lowercase();
+        scope == "/apis"
+            || scope
+                .strip_prefix("/apis/")
+                .is_some_and(|a| a.eq_ignore_ascii_case(api))
+            || scope.starts_with("/products/")
+                && self
+                    .product_apis
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(api))
+    }
+
+    fn product(&self) -> Option<String> {
+        self.scope.strip_prefix("/products/").map(str::to_string)
+    }
+}
+
+/// Matches a path against a URL template (`/items/{id}`), returning the template parameters.
+pub fn match_template(template: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let t: Vec<&str> = template
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let p: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if t.len() != p.len() {
+        // A trailing `{*rest}` style segment is not supported; templates match segment by segment.
+        return None;
+    }
+    let mut params = Vec::new();
+    for (ts, ps) in t.iter().zip(&p) {
+        match ts.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
+            Some(name) => params.push((name.to_string(), ps.to_string())),
+            None if ts.eq_ignore_ascii_case(ps) => {}
+            None => return None,
+        }
+    }
+    Some(params)
 }
 
 pub struct Gateway {
     pub apis: Vec<Api>,
+    pub subscriptions: Vec<Subscription>,
     pub runtime: Runtime,
     /// Set when `--clock virtual`: `POST /_emulator/clock` moves it.
     pub virtual_clock: Option<Arc<VirtualClock>>,
@@ -90,6 +166,7 @@ impl Gateway {
     ) -> Gateway {
         Gateway {
             apis,
+            subscriptions: Vec::new(),
             runtime,
             virtual_clock,
             secrets,
@@ -270,20 +347,123 @@ async fn handle(
     body: axum::body::Body,
 ) -> Response {
     let path = uri.path();
-    let Some((api, rest)) = gw.apis.iter().find_map(|api| {
-        let prefix = if api.suffix.is_empty() {
-            String::new()
-        } else {
-            format!("/{}", api.suffix)
-        };
-        let rest = path.strip_prefix(&prefix)?;
-        (rest.is_empty() || rest.starts_with('/') || prefix.is_empty())
-            .then(|| (api, rest.to_string()))
-    }) else {
+    // The API with the longest matching URL suffix.
+    let Some((api, rest)) = gw
+        .apis
+        .iter()
+        .filter_map(|api| {
+            let prefix = if api.suffix.is_empty() {
+                String::new()
+            } else {
+                format!("/{}", api.suffix)
+            };
+            let rest = path.strip_prefix(&prefix)?;
+            (rest.is_empty() || rest.starts_with('/') || prefix.is_empty())
+                .then(|| (api, rest.to_string()))
+        })
+        .max_by_key(|(api, _)| api.suffix.len())
+    else {
         // Azure: no matching API ⇒ 404 {"statusCode":404,"message":"Resource not found"} (reference 01 §8).
         return json_response(
             StatusCode::NOT_FOUND,
             serde_json::json!({ "statusCode": 404, "message": "Resource not found" }),
+        );
+    };
+    // The operation (full form), its template parameters, and the plan to run.
+    let mut matched = Vec::new();
+    let mut info = api.info.clone();
+    let operation = if api.operations.is_empty() {
+        None
+    } else {
+        let found = api.operations.iter().find_map(|op| {
+            (op.method.eq_ignore_ascii_case(method.as_str()) || op.method == "*")
+                .then(|| match_template(&op.url_template, &rest).map(|m| (op, m)))
+                .flatten()
+        });
+        match found {
+            Some((op, params)) => {
+                matched = params;
+                info = op.info.clone();
+                Some(op)
+            }
+            // Azure: no operation matches ⇒ 404 "Resource not found" (LastError Source configuration, Reason
+            // OperationNotFound; reference 01 §7-8).
+            None => {
+                return json_response(
+                    StatusCode::NOT_FOUND,
+                    serde_json::json!({ "statusCode": 404, "message": "Resource not found" }),
+                );
+            }
+        }
+    };
+    // Subscription key (built-in step before any policy): header or query, as the API names them.
+    let mut product = None;
+    let mut query = uri.query().unwrap_or("").to_string();
+    let mut strip_header = None;
+    if let Some((header_name, query_name)) = &api.subscription_key {
+        let from_header = headers
+            .get(header_name.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let from_query = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k.eq_ignore_ascii_case(query_name))
+            .map(|(_, v)| v.into_owned());
+        let Some(key) = from_header.clone().or(from_query) else {
+            // Azure (reference 01 §8): 401 with the observed message and a WWW-Authenticate challenge.
+            let mut r = json_response(
+                StatusCode::UNAUTHORIZED,
+                serde_json::json!({ "statusCode": 401, "message": "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API." }),
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "AzureApiManagementKey realm=\"{}\",name=\"{header_name}\",type=\"header\"",
+                api.suffix
+            )) {
+                r.headers_mut().insert("www-authenticate", v);
+            }
+            return r;
+        };
+        let Some(subscription) = gw
+            .subscriptions
+            .iter()
+            .find(|s| s.active && s.keys.contains(&key) && s.covers(&api.name))
+        else {
+            return json_response(
+                StatusCode::UNAUTHORIZED,
+                serde_json::json!({ "statusCode": 401, "message": "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription." }),
+            );
+        };
+        product = subscription.product();
+        if let serde_json::Value::Object(o) = &mut info {
+            o.insert("subscription".into(), serde_json::json!({ "id": subscription.name, "name": subscription.name, "key": key }));
+            if let Some(p) = &product {
+                o.insert("product".into(), serde_json::json!({ "id": p, "name": p }));
+            }
+        }
+        // Azure: the gateway does not pass the subscription key on to the backend.
+        if from_header.is_some() {
+            strip_header = Some(header_name.to_ascii_lowercase());
+        } else {
+            query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(
+                    url::form_urlencoded::parse(query.as_bytes())
+                        .filter(|(k, _)| !k.eq_ignore_ascii_case(query_name)),
+                )
+                .finish();
+        }
+    }
+    let plan = match operation {
+        Some(op) => op
+            .plans
+            .iter()
+            .find(|(p, _)| p.is_some() && *p == product)
+            .or_else(|| op.plans.iter().find(|(p, _)| p.is_none()))
+            .map(|(_, plan)| plan),
+        None => api.plan.as_ref(),
+    };
+    let Some(plan) = plan else {
+        return json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            serde_json::json!({ "statusCode": 500, "message": "Internal server error" }),
         );
     };
     let host = headers
@@ -297,6 +477,9 @@ async fn handle(
     );
     let mut lines = Vec::new();
     for (name, value) in &headers {
+        if strip_header.as_deref() == Some(name.as_str()) {
+            continue;
+        }
         if let Ok(v) = value.to_str() {
             lines.push((name.as_str().to_string(), v.to_string()));
         }
@@ -306,7 +489,7 @@ async fn handle(
         || headers.contains_key("transfer-encoding");
     let (text, stream) = if !has_body {
         (None, None)
-    } else if api.plan.reads_request_body() {
+    } else if plan.reads_request_body() {
         match axum::body::to_bytes(body, usize::MAX).await {
             Ok(bytes) => (Some(String::from_utf8_lossy(&bytes).into_owned()), None),
             Err(e) => {
@@ -332,9 +515,9 @@ async fn handle(
         ip_address: peer.ip().to_string(),
         service_url: api.service_url.clone(),
         rest_path: rest,
-        query: uri.query().unwrap_or("").to_string(),
-        matched_parameters: Vec::new(),
-        info: api.info.clone(),
+        query,
+        matched_parameters: matched,
+        info,
         // Azure: `Ocp-Apim-Trace: true` asks for the trace of this request (apim-emu needs no key for it).
         trace: headers
             .get("ocp-apim-trace")
@@ -344,7 +527,7 @@ async fn handle(
     let wants_trace = incoming.trace;
     let started = std::time::Instant::now();
     let log_path = uri.path().to_string();
-    let outcome = api.plan.run(&gw.runtime, incoming).await;
+    let outcome = plan.run(&gw.runtime, incoming).await;
     let lines: Vec<String> = outcome.trace.iter().map(|l| gw.mask(l)).collect();
     if gw.runtime.trace {
         for line in &lines {

@@ -87,7 +87,8 @@ impl Backend {
 
 fn options(primary: &Backend, backup: &Backend) -> Options {
     Options {
-        policy: root().join("policies/foundry-failover/api.xml"),
+        policy: Some(root().join("policies/foundry-failover/api.xml")),
+        service: Vec::new(),
         global_policy: None,
         backends: vec![root().join("policies/foundry-failover/backends.json")],
         params: vec![
@@ -273,7 +274,8 @@ fn a_policy_with_errors_stops_startup_with_its_diagnostics() {
     let policy = dir.join("api.xml");
     std::fs::write(&policy, "<policies><inbound><rate-limit calls=\"5\" renewal-period=\"60\" /><set-backend-service backend-id=\"nope\" /></inbound></policies>").expect("write");
     let mut o = Options {
-        policy: policy.clone(),
+        policy: Some(policy.clone()),
+        service: Vec::new(),
         global_policy: None,
         backends: Vec::new(),
         params: Vec::new(),
@@ -328,7 +330,8 @@ fn policy_file(name: &str, text: &str) -> PathBuf {
 
 fn quick_options(policy: PathBuf) -> Options {
     Options {
-        policy,
+        policy: Some(policy),
+        service: Vec::new(),
         global_policy: None,
         backends: Vec::new(),
         params: Vec::new(),
@@ -539,4 +542,107 @@ async fn the_trace_header_returns_a_trace_with_secret_named_values_masked() {
             .iter()
             .any(|(n, v)| n == "x-key" && v == "s3cr3t-value")
     }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_form_routes_operations_checks_subscription_keys_and_applies_every_scope() {
+    let backend = backend(vec![(200, vec![], "ok")]).await;
+    let mut o = quick_options(PathBuf::new());
+    o.policy = None;
+    o.service = vec![root().join("fixtures/service/orders.json")];
+    o.params = vec![("ordersUrl".into(), format!("http://{}/api", backend.addr))];
+    let gateway = start(&o).await;
+    let client = reqwest::Client::new();
+
+    // No key, a wrong key: APIM's 401s, and the backend is not called.
+    let missing = client
+        .get(format!("{gateway}/orders/items/42"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(missing.status(), 401);
+    assert!(missing.headers().contains_key("www-authenticate"));
+    let body: serde_json::Value = missing.json().await.expect("JSON");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("text")
+            .contains("missing subscription key")
+    );
+    let wrong = client
+        .get(format!("{gateway}/orders/items/42"))
+        .header("Ocp-Apim-Subscription-Key", "nope")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(wrong.status(), 401);
+    assert!(backend.received().is_empty());
+
+    // The all-APIs subscription's key is generated (and printed at startup); the query form works too.
+    let all_key = apim_backend::service::generated_key("everything", "primary");
+    let ok = client
+        .get(format!(
+            "{gateway}/orders/items/42?subscription-key={all_key}&x=1"
+        ))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(ok.status(), 200);
+    let seen = &backend.received()[0];
+    assert_eq!(
+        seen.path_and_query, "/api/items/42?x=1",
+        "the key is not passed on"
+    );
+    let header = |name: &str| {
+        seen.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        header("x-global").as_deref(),
+        Some("hello"),
+        "global policy with a named value from the template"
+    );
+    assert_eq!(
+        header("x-op").as_deref(),
+        Some("get-item everything"),
+        "API policy sees the operation and subscription"
+    );
+    assert_eq!(
+        header("x-item").as_deref(),
+        Some("42"),
+        "operation policy sees the template parameters"
+    );
+    assert_eq!(header("x-product"), None);
+
+    // A product subscription runs the product's policy.
+    client
+        .post(format!("{gateway}/orders/items"))
+        .header("Ocp-Apim-Subscription-Key", "gold-key")
+        .body("{}")
+        .send()
+        .await
+        .expect("answer");
+    let seen = &backend.received()[1];
+    assert!(
+        seen.headers
+            .iter()
+            .any(|(n, v)| n == "x-product" && v == "gold"),
+        "{:?}",
+        seen.headers
+    );
+    assert!(
+        !seen.headers.iter().any(|(n, _)| n == "x-item"),
+        "the other operation's policy does not run"
+    );
+
+    // No operation matches: 404.
+    let none = client
+        .delete(format!("{gateway}/orders/items"))
+        .header("Ocp-Apim-Subscription-Key", "gold-key")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(none.status(), 404);
 }
