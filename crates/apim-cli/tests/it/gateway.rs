@@ -86,27 +86,14 @@ impl Backend {
 }
 
 fn options(primary: &Backend, backup: &Backend) -> Options {
-    Options {
-        policy: Some(root().join("policies/foundry-failover/api.xml")),
-        service: Vec::new(),
-        global_policy: None,
-        backends: vec![root().join("policies/foundry-failover/backends.json")],
-        params: vec![
-            ("primaryUrl".into(), primary.url()),
-            ("backupUrl".into(), backup.url()),
-        ],
-        parameter_files: Vec::new(),
-        backend_urls: Vec::new(),
-        named_values: Vec::new(),
-        named_value_files: Vec::new(),
-        fragments: None,
-        api_path: "openai".into(),
-        listen: "127.0.0.1:0".parse().expect("address"),
-        skip_unsupported: false,
-        clock: ClockKind::Virtual,
-        trace: false,
-        style: apim_cli::render::Style { color: false },
-    }
+    let mut o = quick_options(root().join("policies/foundry-failover/api.xml"));
+    o.backends = vec![root().join("policies/foundry-failover/backends.json")];
+    o.params = vec![
+        ("primaryUrl".into(), primary.url()),
+        ("backupUrl".into(), backup.url()),
+    ];
+    o.api_path = "openai".into();
+    o
 }
 
 /// Starts the gateway; returns its base URL.
@@ -273,24 +260,7 @@ fn a_policy_with_errors_stops_startup_with_its_diagnostics() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let policy = dir.join("api.xml");
     std::fs::write(&policy, "<policies><inbound><rate-limit calls=\"5\" renewal-period=\"60\" /><set-backend-service backend-id=\"nope\" /></inbound></policies>").expect("write");
-    let mut o = Options {
-        policy: Some(policy.clone()),
-        service: Vec::new(),
-        global_policy: None,
-        backends: Vec::new(),
-        params: Vec::new(),
-        parameter_files: Vec::new(),
-        backend_urls: Vec::new(),
-        named_values: Vec::new(),
-        named_value_files: Vec::new(),
-        fragments: None,
-        api_path: String::new(),
-        listen: "127.0.0.1:0".parse().expect("address"),
-        skip_unsupported: false,
-        clock: ClockKind::Virtual,
-        trace: false,
-        style: apim_cli::render::Style { color: false },
-    };
+    let mut o = quick_options(policy.clone());
     let mut err = Vec::new();
     assert!(matches!(
         serve::prepare(&o, &mut err).expect("prepare"),
