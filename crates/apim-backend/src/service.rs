@@ -392,3 +392,211 @@ pub fn load_service(
     }
     (service, problems)
 }
+
+/// One file of an APIOps extractor folder: its path relative to the folder (with `/`) and its text.
+#[derive(Debug, Clone)]
+pub struct ArtifactFile {
+    pub path: String,
+    pub text: String,
+}
+
+fn information(file: &ArtifactFile, problems: &mut Vec<Problem>) -> Value {
+    match serde_json::from_str::<Value>(&file.text) {
+        Ok(v) => v.get("properties").cloned().unwrap_or(v),
+        Err(e) => {
+            problems.push(Problem {
+                severity: Severity::Error,
+                file: file.path.clone(),
+                path: String::new(),
+                message: format!("not valid JSON: {e}"),
+                help: None,
+            });
+            Value::Null
+        }
+    }
+}
+
+/// The service model of an APIOps extractor folder (Azure/apiops layout: `policy.xml`, `apis/<api>/…`,
+/// `products/<product>/…`, `subscriptions/`, `named values/`, `policy fragments/`). Backends are read by
+/// [`crate::load`] from `backends/<name>/backendInformation.json`.
+pub fn service_from_artifacts(files: &[ArtifactFile]) -> (Service, Vec<Problem>) {
+    let mut service = Service::default();
+    let mut problems = Vec::new();
+    let label = |f: &ArtifactFile| PolicyText {
+        text: f.text.clone(),
+        label: f.path.clone(),
+    };
+    let parts =
+        |f: &ArtifactFile| -> Vec<String> { f.path.split('/').map(str::to_string).collect() };
+    // APIs first, so that operations and products can refer to them.
+    for f in files {
+        let p = parts(f);
+        if p.len() == 3 && p[0] == "apis" && p[2] == "apiInformation.json" {
+            let props = information(f, &mut problems);
+            let names = props.get("subscriptionKeyParameterNames");
+            service.apis.push(ApiDef {
+                name: p[1].clone(),
+                display_name: text(&props, "displayName").unwrap_or_else(|| p[1].clone()),
+                path: text(&props, "path")
+                    .unwrap_or_default()
+                    .trim_matches('/')
+                    .to_string(),
+                service_url: text(&props, "serviceUrl").filter(|u| !u.is_empty()),
+                subscription_required: props
+                    .get("subscriptionRequired")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true),
+                key_header: names
+                    .and_then(|n| text(n, "header"))
+                    .unwrap_or_else(|| "Ocp-Apim-Subscription-Key".into()),
+                key_query: names
+                    .and_then(|n| text(n, "query"))
+                    .unwrap_or_else(|| "subscription-key".into()),
+                operations: Vec::new(),
+                policy: None,
+                origin: Origin {
+                    file: f.path.clone(),
+                    path: "$".into(),
+                },
+            });
+        }
+    }
+    for f in files {
+        let p = parts(f);
+        let api = |service: &mut Service, name: &str| -> Option<usize> {
+            service
+                .apis
+                .iter()
+                .position(|a| a.name.eq_ignore_ascii_case(name))
+        };
+        match p.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+            ["policy.xml"] => service.global_policy = Some(label(f)),
+            ["apis", name, spec] if spec.starts_with("specification.") => {
+                let parsed: Option<Value> = if spec.ends_with(".json") {
+                    serde_json::from_str(&f.text).ok()
+                } else if spec.ends_with(".yaml") || spec.ends_with(".yml") {
+                    serde_yaml_ng::from_str(&f.text).ok()
+                } else {
+                    None
+                };
+                match (parsed, api(&mut service, name)) {
+                    (Some(v), Some(i)) => service.apis[i].operations = openapi_operations(&v),
+                    (None, Some(_)) => problems.push(Problem {
+                        severity: Severity::Warning,
+                        file: f.path.clone(),
+                        path: String::new(),
+                        message: "not an OpenAPI document apim-emu can read (JSON or YAML); the API has no operations".into(),
+                        help: None,
+                    }),
+                    _ => {}
+                }
+            }
+            ["apis", name, "policy.xml"] => {
+                if let Some(i) = api(&mut service, name) {
+                    service.apis[i].policy = Some(label(f));
+                }
+            }
+            ["products", product, "productInformation.json"] => {
+                let props = information(f, &mut problems);
+                service.products.push(ProductDef {
+                    name: product.to_string(),
+                    subscription_required: props
+                        .get("subscriptionRequired")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true),
+                    apis: Vec::new(),
+                    policy: None,
+                });
+            }
+            ["subscriptions", name, "subscriptionInformation.json"] => {
+                let props = information(f, &mut problems);
+                let scope = text(&props, "scope").unwrap_or_else(|| "/apis".into());
+                let lower = scope.to_ascii_lowercase();
+                let scope = match (lower.rfind("/apis"), lower.rfind("/products/")) {
+                    (_, Some(i)) | (Some(i), None) => scope[i..].to_string(),
+                    _ => "/apis".into(),
+                };
+                service.subscriptions.push(SubscriptionDef {
+                    primary_key: text(&props, "primaryKey")
+                        .unwrap_or_else(|| generated_key(name, "primary")),
+                    secondary_key: text(&props, "secondaryKey")
+                        .unwrap_or_else(|| generated_key(name, "secondary")),
+                    active: text(&props, "state").is_none_or(|s| s.eq_ignore_ascii_case("active")),
+                    scope,
+                    name: name.to_string(),
+                });
+            }
+            ["named values", name, "namedValueInformation.json"] => {
+                let props = information(f, &mut problems);
+                let display = text(&props, "displayName").unwrap_or_else(|| name.to_string());
+                match text(&props, "value") {
+                    Some(v) => service.named_values.push((display, v, props.get("secret").and_then(Value::as_bool).unwrap_or(false))),
+                    None => problems.push(Problem {
+                        severity: Severity::Warning,
+                        file: f.path.clone(),
+                        path: String::new(),
+                        message: format!("named value `{display}` has no value (secrets are not extracted); pass it with --named-value"),
+                        help: None,
+                    }),
+                }
+            }
+            ["policy fragments", name, "policy.xml"] => {
+                service.fragments.push((name.to_string(), label(f)))
+            }
+            _ => {}
+        }
+    }
+    for f in files {
+        let p = parts(f);
+        match p.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+            ["apis", name, "operations", op, "policy.xml"] => {
+                if let Some(o) = service
+                    .apis
+                    .iter_mut()
+                    .find(|a| a.name.eq_ignore_ascii_case(name))
+                    .and_then(|a| {
+                        a.operations
+                            .iter_mut()
+                            .find(|o| o.name.eq_ignore_ascii_case(op))
+                    })
+                {
+                    o.policy = Some(label(f));
+                } else {
+                    problems.push(Problem {
+                        severity: Severity::Warning,
+                        file: f.path.clone(),
+                        path: String::new(),
+                        message: format!("no operation `{op}` in API `{name}`'s specification; this policy is not used"),
+                        help: None,
+                    });
+                }
+            }
+            ["products", product, "policy.xml"] => {
+                if let Some(pr) = service
+                    .products
+                    .iter_mut()
+                    .find(|x| x.name.eq_ignore_ascii_case(product))
+                {
+                    pr.policy = Some(label(f));
+                }
+            }
+            [
+                "products",
+                product,
+                "apis",
+                api,
+                "productApiInformation.json",
+            ] => {
+                if let Some(pr) = service
+                    .products
+                    .iter_mut()
+                    .find(|x| x.name.eq_ignore_ascii_case(product))
+                {
+                    pr.apis.push(api.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    (service, problems)
+}

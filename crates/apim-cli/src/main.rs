@@ -73,9 +73,9 @@ struct ServeArgs {
     )]
     policy: Option<PathBuf>,
 
-    /// ARM templates defining the service (full form): APIs and operations (declared or from their OpenAPI
-    /// document), policies at every scope, products, subscriptions (keys printed at startup), named values,
-    /// fragments and backends (repeatable).
+    /// ARM templates or APIOps extractor folders defining the service (full form): APIs and operations (declared
+    /// or from their OpenAPI document), policies at every scope, products, subscriptions (keys printed at startup),
+    /// named values, fragments and backends (repeatable).
     #[arg(long, value_name = "FILE")]
     service: Vec<PathBuf>,
 

@@ -173,7 +173,14 @@ fn prepare_service(
     if !files.problems.is_empty() {
         return Ok(Err(1));
     }
-    let all_backend_paths: Vec<PathBuf> = o.service.iter().chain(&o.backends).cloned().collect();
+    // Backends: from the templates, the APIOps folders that have a `backends/` folder, and --backends.
+    let all_backend_paths: Vec<PathBuf> = o
+        .service
+        .iter()
+        .filter(|p| !p.is_dir() || p.join("backends").is_dir())
+        .chain(&o.backends)
+        .cloned()
+        .collect();
     let Some(registry) = load_backends(o, &all_backend_paths, err)? else {
         return Ok(Err(1));
     };
@@ -186,11 +193,68 @@ fn prepare_service(
         })
         .collect();
     let params = crate::backends::parameters(&o.params, &o.parameter_files)?;
-    let (service, problems) = apim_backend::service::load_service(
+    let (mut service, mut problems) = apim_backend::service::load_service(
         &templates,
         &params,
         &arm_template::DeploymentContext::default(),
     );
+    // APIOps extractor folders.
+    for dir in o.service.iter().filter(|p| p.is_dir()) {
+        let mut artifacts = Vec::new();
+        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+            let entry = entry.with_context(|| format!("cannot read folder {}", dir.display()))?;
+            let ext = entry
+                .path()
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            if !entry.file_type().is_file()
+                || !matches!(ext.as_str(), "json" | "xml" | "yaml" | "yml")
+            {
+                continue;
+            }
+            let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+            let path = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            let text = std::fs::read_to_string(entry.path())
+                .with_context(|| format!("cannot read {}", entry.path().display()))?;
+            artifacts.push(apim_backend::service::ArtifactFile { path, text });
+        }
+        let (found, more) = apim_backend::service::service_from_artifacts(&artifacts);
+        let prefix = crate::validate::display(dir);
+        problems.extend(more.into_iter().map(|mut p| {
+            p.file = format!("{prefix}/{}", p.file);
+            p
+        }));
+        let relabel = |mut t: apim_backend::service::PolicyText| {
+            t.label = format!("{prefix}/{}", t.label);
+            t
+        };
+        service.apis.extend(found.apis.into_iter().map(|mut a| {
+            a.policy = a.policy.map(relabel);
+            for op in &mut a.operations {
+                op.policy = op.policy.take().map(relabel);
+            }
+            a
+        }));
+        if found.global_policy.is_some() {
+            service.global_policy = found.global_policy.map(relabel);
+        }
+        service
+            .products
+            .extend(found.products.into_iter().map(|mut p| {
+                p.policy = p.policy.map(relabel);
+                p
+            }));
+        service.subscriptions.extend(found.subscriptions);
+        service.named_values.extend(found.named_values);
+        service
+            .fragments
+            .extend(found.fragments.into_iter().map(|(id, t)| (id, relabel(t))));
+    }
     for p in &problems {
         let at = crate::backends::position(p, &files.texts);
         writeln!(err, "{}", crate::backends::render_problem(p, at))?;

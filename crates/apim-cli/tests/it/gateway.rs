@@ -616,3 +616,49 @@ async fn the_full_form_routes_operations_checks_subscription_keys_and_applies_ev
         .expect("answer");
     assert_eq!(none.status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_form_reads_an_apiops_folder() {
+    let backend = backend(vec![(200, vec![], "ok")]).await;
+    let mut o = quick_options(PathBuf::new());
+    o.policy = None;
+    o.service = vec![root().join("fixtures/service/apiops")];
+    o.backend_urls = vec![(
+        "echo-backend".into(),
+        format!("http://{}/api", backend.addr),
+    )];
+    let gateway = start(&o).await;
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("{gateway}/echo/items/7"))
+        .header("Ocp-Apim-Subscription-Key", "starter-key")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 200);
+    let seen = &backend.received()[0];
+    assert_eq!(seen.path_and_query, "/api/items/7");
+    assert!(
+        seen.headers
+            .iter()
+            .any(|(n, v)| n == "x-team" && v == "platform"),
+        "{:?}",
+        seen.headers
+    );
+    assert!(
+        seen.headers.iter().any(|(n, v)| n == "x-item" && v == "7"),
+        "{:?}",
+        seen.headers
+    );
+    let other = client
+        .get(format!("{gateway}/echo/other"))
+        .header("Ocp-Apim-Subscription-Key", "starter-key")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        other.status(),
+        404,
+        "the specification has no such operation"
+    );
+}
