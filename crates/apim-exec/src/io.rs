@@ -55,6 +55,16 @@ pub struct UpstreamRequest {
     pub body_stream: Option<Streamed>,
     /// Return the response body as a stream (`buffer-response="false"`).
     pub stream_response: bool,
+    /// `forward-request http-version`: `1`, `2` (HTTP/2 only) or `2or1` (HTTP/2 when the backend offers it).
+    pub http_version: HttpVersion,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    #[default]
+    V1,
+    V2,
+    V2or1,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

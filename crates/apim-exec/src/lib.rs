@@ -20,8 +20,8 @@ mod run;
 
 pub use compile::{CompileOptions, Plan, compile};
 pub use io::{
-    BoxFuture, ByteStream, Clock, Deferred, LocalTokenIssuer, Spawn, Streamed, TokenIssuer,
-    Upstream, UpstreamError, UpstreamRequest, UpstreamResponse, VirtualClock,
+    BoxFuture, ByteStream, Clock, Deferred, HttpVersion, LocalTokenIssuer, Spawn, Streamed,
+    TokenIssuer, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse, VirtualClock,
 };
 pub use policies::EXECUTED;
 pub use run::{Backends, Incoming, Outcome, Runtime};

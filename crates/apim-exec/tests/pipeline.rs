@@ -472,3 +472,18 @@ fn the_support_matrix_matches_the_executor() {
     documented.sort();
     assert_eq!(documented, apim_exec::EXECUTED);
 }
+
+#[test]
+fn a_connection_failure_looks_like_a_500_to_the_retry_condition() {
+    let policy = r#"<policies><inbound><base /><set-backend-service base-url="http://flaky.local" /></inbound>
+        <backend><retry condition="@(context.Response.StatusCode >= 500)" count="2" interval="0"><forward-request /></retry></backend></policies>"#;
+    let h = harness(policy, None, Default::default());
+    h.upstream.script(
+        "flaky.local",
+        vec![Answer::Refused, Answer::Timeout, ok("recovered")],
+    );
+    let out = h.run(post("{}"));
+    assert_eq!(out.status, 200, "{:#?}", out.trace);
+    assert_eq!(out.body.as_deref(), Some("recovered"));
+    assert_eq!(h.upstream.seen().len(), 3);
+}

@@ -2,25 +2,45 @@
 
 use std::time::Duration;
 
-use apim_exec::{BoxFuture, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse};
+use apim_exec::{
+    BoxFuture, HttpVersion, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse,
+};
 
 pub struct HttpUpstream {
-    plain: reqwest::Client,
-    following: reqwest::Client,
+    /// By (HTTP version, follows redirects).
+    clients: Vec<((HttpVersion, bool), reqwest::Client)>,
 }
 
 impl HttpUpstream {
     pub fn new() -> Result<HttpUpstream, reqwest::Error> {
-        let build = |redirects: reqwest::redirect::Policy| {
-            reqwest::Client::builder()
-                .redirect(redirects)
-                .pool_idle_timeout(Duration::from_secs(90))
-                .build()
-        };
-        Ok(HttpUpstream {
-            plain: build(reqwest::redirect::Policy::none())?,
-            following: build(reqwest::redirect::Policy::limited(10))?,
-        })
+        let mut clients = Vec::new();
+        for version in [HttpVersion::V1, HttpVersion::V2, HttpVersion::V2or1] {
+            for follow in [false, true] {
+                let mut builder = reqwest::Client::builder()
+                    .redirect(if follow {
+                        reqwest::redirect::Policy::limited(10)
+                    } else {
+                        reqwest::redirect::Policy::none()
+                    })
+                    .pool_idle_timeout(Duration::from_secs(90));
+                builder = match version {
+                    HttpVersion::V1 => builder.http1_only(),
+                    // Azure: `2` speaks HTTP/2 only; `2or1` prefers it and falls back (TLS ALPN).
+                    HttpVersion::V2 => builder.http2_prior_knowledge(),
+                    HttpVersion::V2or1 => builder,
+                };
+                clients.push(((version, follow), builder.build()?));
+            }
+        }
+        Ok(HttpUpstream { clients })
+    }
+
+    fn client(&self, version: HttpVersion, follow: bool) -> &reqwest::Client {
+        self.clients
+            .iter()
+            .find(|(key, _)| *key == (version, follow))
+            .map(|(_, c)| c)
+            .unwrap_or(&self.clients[0].1)
     }
 }
 
@@ -30,11 +50,7 @@ impl Upstream for HttpUpstream {
         request: UpstreamRequest,
     ) -> BoxFuture<'_, Result<UpstreamResponse, UpstreamError>> {
         Box::pin(async move {
-            let client = if request.follow_redirects {
-                &self.following
-            } else {
-                &self.plain
-            };
+            let client = self.client(request.http_version, request.follow_redirects);
             let method = reqwest::Method::from_bytes(request.method.as_bytes())
                 .map_err(|e| UpstreamError::Connection(format!("invalid method: {e}")))?;
             let mut builder = client

@@ -26,6 +26,7 @@ pub struct ForwardRequest {
     buffer_request_body: Option<Cv<bool>>,
     fail_on_error_status_code: bool,
     buffer_response: bool,
+    http_version: Option<Cv<ast::HttpVersion>>,
 }
 
 pub(crate) fn compile(c: &mut Compiler, p: &ast::ForwardRequest) -> Option<ForwardRequest> {
@@ -38,6 +39,7 @@ pub(crate) fn compile(c: &mut Compiler, p: &ast::ForwardRequest) -> Option<Forwa
         c.reads_request_body = true;
     }
     Some(ForwardRequest {
+        http_version: c.opt(&p.http_version)?,
         buffer_response: !matches!(
             &p.buffer_response,
             Some(Value::Literal { value: false, .. })
@@ -94,6 +96,14 @@ pub(crate) async fn run(
     let buffered = match &p.buffer_request_body {
         Some(v) => eval(v, ex, rt, plan, "buffer-request-body")?,
         None => false,
+    };
+    let http_version = match &p.http_version {
+        Some(v) => match eval(v, ex, rt, plan, "http-version")? {
+            ast::HttpVersion::V1 => crate::io::HttpVersion::V1,
+            ast::HttpVersion::V2 => crate::io::HttpVersion::V2,
+            ast::HttpVersion::V2or1 => crate::io::HttpVersion::V2or1,
+        },
+        None => crate::io::HttpVersion::V1,
     };
     ex.forward_attempts += 1;
     let now = rt.clock.now();
@@ -287,6 +297,7 @@ pub(crate) async fn run(
             // An unbuffered upload goes out once, as it arrives.
             body_stream: ex.request_stream.take(),
             stream_response: !p.buffer_response && !plan.reads_response_body(),
+            http_version,
         })
         .await;
     let now = rt.clock.now();

@@ -136,6 +136,7 @@ fn build(
         backend: None,
         body_stream: None,
         stream_response: false,
+        http_version: crate::io::HttpVersion::V1,
     };
     if copy {
         request.method = ex.request.method.clone();

@@ -96,6 +96,18 @@ pub(crate) async fn run(
                 ex.last_error = Some(last_error(&e, ex));
                 if let Some(r) = &e.response {
                     ex.response = Some((**r).clone());
+                } else if matches!(e.reason.as_str(), "Timeout" | "BackendConnectionFailure") {
+                    // Reference 02 retry (UNVERIFIED in Microsoft's docs; what Microsoft's policy toolkit does): a
+                    // backend that gave no response looks like a 500 to the condition, so the common
+                    // `context.Response.StatusCode >= 500` retries connection failures and timeouts.
+                    ex.response = Some((
+                        apim_expr::ResponseData {
+                            status: 500,
+                            reason: "Internal Server Error".into(),
+                            headers: Vec::new(),
+                        },
+                        apim_expr::BodyHandle::new(None),
+                    ));
                 }
                 Some(e)
             }
