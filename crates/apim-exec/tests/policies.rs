@@ -173,3 +173,55 @@ fn mock_response_answers_without_a_backend() {
     assert_eq!(header(&out.headers, "x-outbound"), None);
     assert!(h.upstream.seen().is_empty());
 }
+
+#[test]
+fn include_fragment_splices_the_fragment_where_it_is_included() {
+    let options = apim_policy::read::ParseOptions::default();
+    let fragment = apim_policy::parse(
+        apim_source::FileId(2),
+        r#"<fragment><set-header name="x-from-fragment" exists-action="override"><value>@(context.Request.Method)</value></set-header></fragment>"#,
+        &options,
+    )
+    .document
+    .expect("fragment parses");
+    let apim_policy::DocumentKind::Fragment(policies) = fragment.kind else {
+        panic!("a fragment")
+    };
+    let api = apim_policy::parse(
+        apim_source::FileId(1),
+        r#"<policies><inbound><include-fragment fragment-id="stamp" /><return-response><set-header name="x-seen" exists-action="override"><value>@(context.Request.Headers.GetValueOrDefault("x-from-fragment", "none"))</value></set-header></return-response></inbound></policies>"#,
+        &options,
+    )
+    .document
+    .expect("api parses");
+    let scopes = [apim_policy::compose::ScopedDocument {
+        scope: apim_policy::spec::Scope::Api,
+        document: &api,
+    }];
+    let compile_options = apim_exec::CompileOptions {
+        named_values: Default::default(),
+        fragments: [("stamp".to_string(), policies)].into_iter().collect(),
+        skip_unsupported: false,
+        backends: Vec::new(),
+    };
+    let (plan, diagnostics) = apim_exec::compile(
+        &scopes,
+        std::sync::Arc::new(apim_expr::Engine::default()),
+        &compile_options,
+    );
+    let plan = plan.unwrap_or_else(|| panic!("{diagnostics:?}"));
+    let h = harness("<policies><inbound /></policies>", None, Default::default());
+    let out = futures::executor::block_on(plan.run(&h.runtime, post("{}")));
+    assert_eq!(header(&out.headers, "x-seen"), Some("POST"));
+    // Without the fragment loaded, the plan is refused with P024.
+    let (plan, diagnostics) = apim_exec::compile(
+        &scopes,
+        std::sync::Arc::new(apim_expr::Engine::default()),
+        &apim_exec::CompileOptions {
+            fragments: Default::default(),
+            ..compile_options
+        },
+    );
+    assert!(plan.is_none());
+    assert_eq!(diagnostics[0].code, apim_source::Code::UnresolvedFragment);
+}

@@ -662,3 +662,138 @@ async fn the_full_form_reads_an_apiops_folder() {
         "the specification has no such operation"
     );
 }
+
+/// Three loopback members and a policy that routes to `pool`, with or without a retry around forward-request.
+async fn pool_gateway(
+    pool: &str,
+    answers: [Vec<Answer>; 3],
+    backend_section: &str,
+) -> (String, Vec<Backend>) {
+    let mut members = Vec::new();
+    for script in answers {
+        members.push(backend(script).await);
+    }
+    let urls = serde_json::Value::Array(
+        members
+            .iter()
+            .map(|m| serde_json::Value::String(m.url()))
+            .collect(),
+    );
+    let policy = format!(
+        r#"<policies><inbound><base /><set-backend-service backend-id="{pool}" /></inbound><backend>{backend_section}</backend><outbound><base /></outbound></policies>"#
+    );
+    let mut o = quick_options(policy_file(
+        &format!("pool-{pool}-{}", backend_section.len()),
+        &policy,
+    ));
+    o.backends = vec![root().join("fixtures/gateway/pools.json")];
+    o.params = vec![("urls".into(), urls.to_string())];
+    (start(&o).await, members)
+}
+
+const RETRY_ANY_5XX: &str = r#"<retry condition="@(context.Response.StatusCode >= 429)" count="3" interval="0"><forward-request /></retry>"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_member_failing_is_tried_once_then_the_pool_answers_503() {
+    let failing = || vec![(503, vec![], "down")];
+    let (gateway, members) =
+        pool_gateway("even", [failing(), failing(), failing()], RETRY_ANY_5XX).await;
+    let client = reqwest::Client::new();
+    let first = client
+        .get(format!("{gateway}/x"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(first.status(), 503);
+    let counts: Vec<usize> = members.iter().map(|m| m.received().len()).collect();
+    assert_eq!(counts, [1, 1, 1], "each member tried once");
+    // Every breaker is open now: the next request gets the pool's 503 without touching a backend.
+    let second = client
+        .get(format!("{gateway}/x"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(second.status(), 503);
+    assert_eq!(members.iter().map(|m| m.received().len()).sum::<usize>(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_spreads_and_priority_groups_with_weights_split() {
+    let fine = || vec![(200, vec![], "ok")];
+    let (gateway, members) = pool_gateway("even", [fine(), fine(), fine()], "<base />").await;
+    let client = reqwest::Client::new();
+    for _ in 0..9 {
+        assert_eq!(
+            client
+                .get(format!("{gateway}/x"))
+                .send()
+                .await
+                .expect("answer")
+                .status(),
+            200
+        );
+    }
+    assert_eq!(
+        members
+            .iter()
+            .map(|m| m.received().len())
+            .collect::<Vec<_>>(),
+        [3, 3, 3]
+    );
+
+    let (gateway, members) = pool_gateway("tiers", [fine(), fine(), fine()], "<base />").await;
+    for _ in 0..8 {
+        client
+            .get(format!("{gateway}/x"))
+            .send()
+            .await
+            .expect("answer");
+    }
+    // Priority 1 only, weights 3:1; the priority-2 member is idle while priority 1 is healthy.
+    assert_eq!(
+        members
+            .iter()
+            .map(|m| m.received().len())
+            .collect::<Vec<_>>(),
+        [6, 2, 0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_body_is_replayed_only_when_buffered() {
+    for (buffered, replayed) in [(false, false), (true, true)] {
+        let section = if buffered {
+            RETRY_ANY_5XX.replace(
+                "<forward-request />",
+                "<forward-request buffer-request-body=\"true\" />",
+            )
+        } else {
+            RETRY_ANY_5XX.to_string()
+        };
+        let (gateway, members) = pool_gateway(
+            "even",
+            [
+                vec![(503, vec![], "down")],
+                vec![(200, vec![], "ok")],
+                vec![(200, vec![], "ok")],
+            ],
+            &section,
+        )
+        .await;
+        let r = reqwest::Client::new()
+            .post(format!("{gateway}/chat"))
+            .body("{\"prompt\":\"hello\"}")
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(r.status(), 200);
+        assert_eq!(members[0].received()[0].body, "{\"prompt\":\"hello\"}");
+        let second = &members[1].received()[0];
+        assert_eq!(
+            second.body == "{\"prompt\":\"hello\"}",
+            replayed,
+            "buffered = {buffered}: {:?}",
+            second.body
+        );
+    }
+}
