@@ -797,3 +797,33 @@ async fn a_retried_body_is_replayed_only_when_buffered() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_redirects_decides_who_sees_a_3xx() {
+    for (follow, expected) in [(false, 302), (true, 200)] {
+        let target = backend(vec![(200, vec![], "moved here")]).await;
+        let location: &'static str =
+            Box::leak(format!("http://{}/new", target.addr).into_boxed_str());
+        let origin = backend(vec![(302, vec![("Location", location)], "")]).await;
+        let policy = format!(
+            r#"<policies><inbound><base /><set-backend-service base-url="http://{}" /></inbound><backend><forward-request follow-redirects="{follow}" /></backend></policies>"#,
+            origin.addr
+        );
+        let gateway = start(&quick_options(policy_file(
+            &format!("redirect-{follow}"),
+            &policy,
+        )))
+        .await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let r = client
+            .get(format!("{gateway}/old"))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(r.status().as_u16(), expected, "follow-redirects={follow}");
+        assert_eq!(target.received().len(), usize::from(follow));
+    }
+}
