@@ -105,6 +105,52 @@ pub fn generated_key(subscription: &str, which: &str) -> String {
     arm_template::hash::guid(&["apim-emu-subscription", subscription, which]).replace('-', "")
 }
 
+/// An API from its properties (ARM `properties` or APIOps `apiInformation.json`).
+fn api_def(name: String, props: &Value, operations: Vec<OperationDef>, origin: Origin) -> ApiDef {
+    let names = props.get("subscriptionKeyParameterNames");
+    ApiDef {
+        display_name: text(props, "displayName").unwrap_or_else(|| name.clone()),
+        path: text(props, "path")
+            .unwrap_or_default()
+            .trim_matches('/')
+            .to_string(),
+        service_url: text(props, "serviceUrl").filter(|u| !u.is_empty()),
+        subscription_required: props
+            .get("subscriptionRequired")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        key_header: names
+            .and_then(|n| text(n, "header"))
+            .unwrap_or_else(|| "Ocp-Apim-Subscription-Key".into()),
+        key_query: names
+            .and_then(|n| text(n, "query"))
+            .unwrap_or_else(|| "subscription-key".into()),
+        operations,
+        policy: None,
+        origin,
+        name,
+    }
+}
+
+/// A subscription from its properties. Azure: the scope is an ARM id or a relative one; `/apis[/x]` or
+/// `/products/x` is kept.
+fn subscription_def(name: &str, props: &Value) -> SubscriptionDef {
+    let scope = text(props, "scope").unwrap_or_else(|| "/apis".into());
+    let lower = scope.to_ascii_lowercase();
+    let scope = match (lower.rfind("/apis"), lower.rfind("/products/")) {
+        (_, Some(i)) | (Some(i), None) => scope[i..].to_string(),
+        _ => "/apis".into(),
+    };
+    SubscriptionDef {
+        primary_key: text(props, "primaryKey").unwrap_or_else(|| generated_key(name, "primary")),
+        secondary_key: text(props, "secondaryKey")
+            .unwrap_or_else(|| generated_key(name, "secondary")),
+        active: text(props, "state").is_none_or(|s| s.eq_ignore_ascii_case("active")),
+        scope,
+        name: name.to_string(),
+    }
+}
+
 /// Operations of an OpenAPI (2 or 3) document in JSON: method + path template for each `paths` entry.
 fn openapi_operations(spec: &Value) -> Vec<OperationDef> {
     let mut out = Vec::new();
@@ -205,7 +251,6 @@ pub fn load_service(
         .filter(|r| ty(r) == "microsoft.apimanagement/service/apis")
     {
         let p = r.body.get("properties").cloned().unwrap_or(Value::Null);
-        let names = p.get("subscriptionKeyParameterNames");
         let mut operations = Vec::new();
         let format = text(&p, "format").unwrap_or_default().to_ascii_lowercase();
         if format.contains("openapi") || format.contains("swagger") {
@@ -225,31 +270,15 @@ pub fn load_service(
                 });
             }
         }
-        service.apis.push(ApiDef {
-            name: last(&r.name),
-            display_name: text(&p, "displayName").unwrap_or_else(|| last(&r.name)),
-            path: text(&p, "path")
-                .unwrap_or_default()
-                .trim_matches('/')
-                .to_string(),
-            service_url: text(&p, "serviceUrl").filter(|u| !u.is_empty()),
-            subscription_required: p
-                .get("subscriptionRequired")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
-            key_header: names
-                .and_then(|n| text(n, "header"))
-                .unwrap_or_else(|| "Ocp-Apim-Subscription-Key".into()),
-            key_query: names
-                .and_then(|n| text(n, "query"))
-                .unwrap_or_else(|| "subscription-key".into()),
+        service.apis.push(api_def(
+            last(&r.name),
+            &p,
             operations,
-            policy: None,
-            origin: Origin {
+            Origin {
                 file: r.file.clone(),
                 path: r.path.clone(),
             },
-        });
+        ));
     }
     for r in &resources {
         let label = format!("{} {} ({})", r.file, r.path, r.name);
@@ -294,25 +323,7 @@ pub fn load_service(
             "microsoft.apimanagement/service/subscriptions" => {
                 let p = r.body.get("properties").cloned().unwrap_or(Value::Null);
                 let name = last(&r.name);
-                let scope = text(&p, "scope").unwrap_or_else(|| "/apis".into());
-                // Azure: the scope is an ARM id or a relative one; keep `/apis[/x]` or `/products/x`.
-                let scope = match (
-                    scope.to_ascii_lowercase().rfind("/apis"),
-                    scope.to_ascii_lowercase().rfind("/products/"),
-                ) {
-                    (_, Some(i)) => scope[i..].to_string(),
-                    (Some(i), None) => scope[i..].to_string(),
-                    _ => "/apis".into(),
-                };
-                service.subscriptions.push(SubscriptionDef {
-                    primary_key: text(&p, "primaryKey")
-                        .unwrap_or_else(|| generated_key(&name, "primary")),
-                    secondary_key: text(&p, "secondaryKey")
-                        .unwrap_or_else(|| generated_key(&name, "secondary")),
-                    active: text(&p, "state").is_none_or(|s| s.eq_ignore_ascii_case("active")),
-                    scope,
-                    name,
-                });
+                service.subscriptions.push(subscription_def(&name, &p));
             }
             "microsoft.apimanagement/service/namedvalues" => {
                 let p = r.body.get("properties").cloned().unwrap_or(Value::Null);
@@ -433,32 +444,15 @@ pub fn service_from_artifacts(files: &[ArtifactFile]) -> (Service, Vec<Problem>)
         let p = parts(f);
         if p.len() == 3 && p[0] == "apis" && p[2] == "apiInformation.json" {
             let props = information(f, &mut problems);
-            let names = props.get("subscriptionKeyParameterNames");
-            service.apis.push(ApiDef {
-                name: p[1].clone(),
-                display_name: text(&props, "displayName").unwrap_or_else(|| p[1].clone()),
-                path: text(&props, "path")
-                    .unwrap_or_default()
-                    .trim_matches('/')
-                    .to_string(),
-                service_url: text(&props, "serviceUrl").filter(|u| !u.is_empty()),
-                subscription_required: props
-                    .get("subscriptionRequired")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(true),
-                key_header: names
-                    .and_then(|n| text(n, "header"))
-                    .unwrap_or_else(|| "Ocp-Apim-Subscription-Key".into()),
-                key_query: names
-                    .and_then(|n| text(n, "query"))
-                    .unwrap_or_else(|| "subscription-key".into()),
-                operations: Vec::new(),
-                policy: None,
-                origin: Origin {
+            service.apis.push(api_def(
+                p[1].clone(),
+                &props,
+                Vec::new(),
+                Origin {
                     file: f.path.clone(),
                     path: "$".into(),
                 },
-            });
+            ));
         }
     }
     for f in files {
@@ -510,21 +504,7 @@ pub fn service_from_artifacts(files: &[ArtifactFile]) -> (Service, Vec<Problem>)
             }
             ["subscriptions", name, "subscriptionInformation.json"] => {
                 let props = information(f, &mut problems);
-                let scope = text(&props, "scope").unwrap_or_else(|| "/apis".into());
-                let lower = scope.to_ascii_lowercase();
-                let scope = match (lower.rfind("/apis"), lower.rfind("/products/")) {
-                    (_, Some(i)) | (Some(i), None) => scope[i..].to_string(),
-                    _ => "/apis".into(),
-                };
-                service.subscriptions.push(SubscriptionDef {
-                    primary_key: text(&props, "primaryKey")
-                        .unwrap_or_else(|| generated_key(name, "primary")),
-                    secondary_key: text(&props, "secondaryKey")
-                        .unwrap_or_else(|| generated_key(name, "secondary")),
-                    active: text(&props, "state").is_none_or(|s| s.eq_ignore_ascii_case("active")),
-                    scope,
-                    name: name.to_string(),
-                });
+                service.subscriptions.push(subscription_def(name, &props));
             }
             ["named values", name, "namedValueInformation.json"] => {
                 let props = information(f, &mut problems);
