@@ -299,6 +299,15 @@ impl Compiler<'_> {
         }
     }
 
+    /// Text with the supplied named values substituted; other `{{…}}` are left as they are (Liquid, JSON).
+    pub fn substitute_known(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (name, value) in &self.options.named_values {
+            out = out.replace(&format!("{{{{{name}}}}}"), value);
+        }
+        out
+    }
+
     /// Records that the policy being compiled reads or replaces a body.
     pub fn touches_body(&mut self) {
         match self.section {

@@ -225,3 +225,20 @@ fn include_fragment_splices_the_fragment_where_it_is_included() {
     assert!(plan.is_none());
     assert_eq!(diagnostics[0].code, apim_source::Code::UnresolvedFragment);
 }
+
+#[test]
+fn set_body_renders_liquid_templates() {
+    let policy = r#"<policies><inbound>
+        <return-response>
+          <set-body template="liquid">{"user": "{{body.name | Upcase}}", "method": "{{context.Request.Method}}", "id": "{{context.Request.MatchedParameters["id"]}}"}</set-body>
+        </return-response>
+      </inbound></policies>"#;
+    let h = harness(policy, None, Default::default());
+    let mut incoming = post("{\"name\":\"ada\"}");
+    incoming.matched_parameters = vec![("id".into(), "7".into())];
+    let out = h.run(incoming);
+    assert_eq!(
+        out.body.as_deref(),
+        Some("{\"user\": \"ADA\", \"method\": \"POST\", \"id\": \"7\"}")
+    );
+}

@@ -60,6 +60,7 @@ pub(crate) fn run_variable(
 
 pub struct SetBody {
     content: Option<Cv<String>>,
+    liquid: Option<super::liquid::LiquidTemplate>,
 }
 
 pub(crate) fn compile_body(c: &mut Compiler, p: &bast::SetBody) -> Option<SetBody> {
@@ -70,17 +71,41 @@ pub(crate) fn compile_body(c: &mut Compiler, p: &bast::SetBody) -> Option<SetBod
             ..
         })
     ) {
-        c.diagnostics.push(apim_source::Diagnostic::error(
-            apim_source::Code::PolicyNotExecuted,
-            "`set-body template=\"liquid\"` is not executed by apim-emu yet",
-            p.span.clone(),
-            "liquid template",
-        ));
-        return None;
+        c.touches_body();
+        // The template text as written, with the named values that are supplied substituted.
+        let text = match &p.content.0 {
+            Some(Value::Literal { value, .. }) => value.clone(),
+            Some(Value::Template(t)) => c.substitute_known(&t.text),
+            Some(other) => {
+                c.error(
+                    other.span(),
+                    "a Liquid template is text, not a policy expression",
+                );
+                return None;
+            }
+            None => String::new(),
+        };
+        return match super::liquid::compile(&text) {
+            Ok(t) => Some(SetBody {
+                content: None,
+                liquid: Some(t),
+            }),
+            Err(e) => {
+                c.error(&p.span, format!("invalid Liquid template: {e}"));
+                None
+            }
+        };
     }
     c.touches_body();
+    let content = match &p.content.0 {
+        // Body text may hold `{{…}}` that are not named values (the parser is lenient there too).
+        Some(Value::Template(t)) => Some(Cv::Lit(c.substitute_known(&t.text))),
+        Some(v) => Some(c.value(v)?),
+        None => None,
+    };
     Some(SetBody {
-        content: c.opt(&p.content.0)?,
+        content,
+        liquid: None,
     })
 }
 
@@ -100,6 +125,9 @@ fn body_text(
     rt: &Runtime,
     plan: &Plan,
 ) -> Result<Option<String>, PolicyError> {
+    if let Some(t) = &p.liquid {
+        return super::liquid::render(t, ex).map(Some);
+    }
     match &p.content {
         Some(cv) => Ok(eval_value(cv, ex, rt, plan)?.to_text()),
         None => Ok(Some(String::new())),

@@ -6,6 +6,7 @@ mod cache;
 mod choose;
 mod forward_request;
 mod headers;
+mod liquid;
 mod messages;
 mod requests;
 mod retry;
