@@ -491,6 +491,7 @@ async fn handle(
         (None, None)
     } else if plan.reads_request_body() {
         match axum::body::to_bytes(body, usize::MAX).await {
+            // Deviation: a body the policy reads is held as text; bytes that are not UTF-8 are replaced.
             Ok(bytes) => (Some(String::from_utf8_lossy(&bytes).into_owned()), None),
             Err(e) => {
                 return json_response(

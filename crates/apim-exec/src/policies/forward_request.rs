@@ -29,6 +29,8 @@ pub struct ForwardRequest {
     http_version: Option<Cv<ast::HttpVersion>>,
 }
 
+// Deviation: `continue-timeout` (waiting for `100 Continue`) is read and validated but not applied; the HTTP
+// client sends bodies without `Expect: 100-continue`.
 pub(crate) fn compile(c: &mut Compiler, p: &ast::ForwardRequest) -> Option<ForwardRequest> {
     let literal = |v: &Option<Value<bool>>| matches!(v, Some(Value::Literal { value: true, .. }));
     if !matches!(
