@@ -136,6 +136,7 @@ fn managed_identity_token_reaches_the_backend_and_the_client_key_does_not() {
         "http://primary.local/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
     );
     assert_eq!(header(&sent.headers, "Host"), Some("primary.local"));
+    assert_eq!(header(&sent.headers, "X-Forwarded-For"), Some("10.0.0.7"));
 }
 
 const RETRY_UNBUFFERED: &str = r#"<policies>

@@ -251,7 +251,15 @@ pub(crate) async fn run(
     }) {
         headers.push(("Host".into(), host));
     }
-    headers.push(("X-Forwarded-For".into(), ex.request.ip_address.clone()));
+    // The client's address is appended to X-Forwarded-For (one header, comma-separated).
+    let forwarded: Vec<String> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("x-forwarded-for"))
+        .map(|(_, v)| v.clone())
+        .chain(std::iter::once(ex.request.ip_address.clone()))
+        .collect();
+    headers.retain(|(n, _)| !n.eq_ignore_ascii_case("x-forwarded-for"));
+    headers.push(("X-Forwarded-For".into(), forwarded.join(", ")));
     let mut body = ex.request_body.as_ref().and_then(BodyHandle::outgoing);
     if ex.forward_attempts > 1 && !buffered && body.as_deref().is_some_and(|b| !b.is_empty()) {
         // Azure: the body stream was consumed by the first attempt; without buffer-request-body it is not
