@@ -6,5 +6,6 @@ pub mod backends;
 pub mod eval;
 pub mod expressions;
 pub mod render;
+pub mod scenario;
 pub mod serve;
 pub mod validate;

@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 problems found (validation errors), 2 usage, I/O or internal error.
 
-use apim_cli::{backends, eval, render, serve, validate};
+use apim_cli::{backends, eval, render, scenario, serve, validate};
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -44,6 +44,41 @@ enum Command {
     /// Run a local gateway that executes the policies against the backends.
     #[command(after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
+    /// Run scenario files (`*.scenario.yaml`): scripted backends, requests and expectations, on a virtual clock.
+    #[command(after_help = TEST_EXAMPLES)]
+    Test(TestArgs),
+}
+
+const TEST_EXAMPLES: &str = "\
+Examples:
+  apim-emu test tests/scenarios
+  apim-emu test tests/scenarios --junit results.xml --filter failover
+
+A scenario names the service under test (policy files or ARM/APIOps service, backends with parameters, named
+values), scripts each backend (responses with status, headers, body, delay, or a failure: refused, reset,
+timeout; then a default) and lists steps: requests with expectations (status, headers, body, JSON paths, which
+backend served each attempt, attempts, breaker states, trace lines) and clock steps (advance: PT30S). Time is
+virtual: trip durations, Retry-After and retry intervals take no wall time.
+
+Exit status: 0 all passed, 1 a scenario failed, 2 an invalid scenario file or usage error.";
+
+#[derive(Debug, clap::Args)]
+struct TestArgs {
+    /// Scenario files or folders (searched recursively for *.scenario.yaml).
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// Also write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+
+    /// Output: `human` (PASS/FAIL lines and a summary) or `json`.
+    #[arg(long, value_enum, default_value_t = scenario::Format::Human)]
+    format: scenario::Format,
+
+    /// Run only scenarios whose name or path contains TEXT.
+    #[arg(long, value_name = "TEXT")]
+    filter: Option<String>,
 }
 
 const SERVE_EXAMPLES: &str = "\
@@ -281,6 +316,16 @@ fn main() -> ExitCode {
             strict: args.strict,
             style: render::Style { color },
         }),
+        Command::Test(args) => scenario::run_command(
+            &scenario::Options {
+                paths: args.paths,
+                junit: args.junit,
+                format: args.format,
+                filter: args.filter,
+            },
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        ),
         Command::Serve(args) => serve::run(&serve::Options {
             policy: args.policy,
             service: args.service,

@@ -54,8 +54,23 @@ pub fn prepare(
     o: &Options,
     err: &mut dyn Write,
 ) -> anyhow::Result<Result<apim_gateway::Gateway, u8>> {
+    prepare_with(o, err, &|registry| runtime_for(o, registry))
+}
+
+/// What a gateway runs on: a runtime for the loaded backends, and the virtual clock if there is one.
+pub type World<'a> = dyn Fn(
+        apim_backend::Registry,
+    ) -> anyhow::Result<(apim_exec::Runtime, Option<Arc<apim_exec::VirtualClock>>)>
+    + 'a;
+
+/// [`prepare`] with the runtime made by `world` (scenarios use a scripted upstream and a virtual clock).
+pub fn prepare_with(
+    o: &Options,
+    err: &mut dyn Write,
+    world: &World,
+) -> anyhow::Result<Result<apim_gateway::Gateway, u8>> {
     if !o.service.is_empty() {
-        return prepare_service(o, err);
+        return prepare_service(o, err, world);
     }
     let Some(registry) = load_backends(o, &o.backends, err)? else {
         return Ok(Err(1));
@@ -140,7 +155,7 @@ pub fn prepare(
         writeln!(err, "apim-emu: the policies have errors; not starting")?;
         return Ok(Err(1));
     };
-    let (runtime, virtual_clock) = runtime_for(o, registry)?;
+    let (runtime, virtual_clock) = world(registry)?;
     Ok(Ok(apim_gateway::Gateway::new(
         vec![apim_gateway::Api {
             suffix: o.api_path.trim_matches('/').to_string(),
@@ -165,6 +180,7 @@ pub fn prepare(
 fn prepare_service(
     o: &Options,
     err: &mut dyn Write,
+    world: &World,
 ) -> anyhow::Result<Result<apim_gateway::Gateway, u8>> {
     let files = crate::backends::read_sources(&o.service)?;
     for (p, at) in &files.problems {
@@ -431,7 +447,7 @@ fn prepare_service(
         writeln!(err, "apim-emu: the policies have errors; not starting")?;
         return Ok(Err(1));
     }
-    let (runtime, virtual_clock) = runtime_for(o, registry)?;
+    let (runtime, virtual_clock) = world(registry)?;
     let mut gateway = apim_gateway::Gateway::new(gateway_apis, runtime, virtual_clock, secrets);
     for sub in &service.subscriptions {
         let product_apis = sub

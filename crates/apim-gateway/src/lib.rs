@@ -338,14 +338,15 @@ async fn advance_clock(State(gw): State<Shared>, uri: Uri, body: Bytes) -> Respo
     )
 }
 
-async fn handle(
-    State(gw): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
+async fn handle(State(gw): State<Shared>, request: axum::extract::Request) -> Response {
+    // The client's address when served over TCP; 127.0.0.1 when the router is called in process (scenarios).
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers): (Method, Uri, HeaderMap) = (parts.method, parts.uri, parts.headers);
     let path = uri.path();
     // The API with the longest matching URL suffix.
     let Some((api, rest)) = gw

@@ -7,6 +7,7 @@ mod corpus;
 mod explain;
 mod fixtures;
 mod gateway;
+mod scenarios;
 
 use std::path::{Path, PathBuf};
 

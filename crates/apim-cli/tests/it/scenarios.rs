@@ -1,0 +1,99 @@
+//! `apim-emu test` over `tests/scenarios` (the same runner the command uses), a mutated expectation of each kind
+//! failing the run, and an invalid scenario file reported with its location.
+
+use apim_cli::scenario::{self, Format, Options};
+use std::path::PathBuf;
+
+use crate::root;
+
+fn run(paths: Vec<PathBuf>) -> (u8, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = scenario::run_command(
+        &Options {
+            paths,
+            junit: None,
+            format: Format::Human,
+            filter: None,
+        },
+        &mut out,
+        &mut err,
+    )
+    .expect("the runner runs");
+    (
+        code,
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+    )
+}
+
+#[test]
+fn the_scenario_suite_passes() {
+    let (code, out, err) = run(vec![root().join("tests/scenarios")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.trim_end().ends_with(" passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn each_kind_of_wrong_expectation_fails_the_run() {
+    let original = std::fs::read_to_string(
+        root().join("tests/scenarios/seed-failover/throttled-primary.scenario.yaml"),
+    )
+    .expect("the scenario");
+    let dir = root().join("tests/scenarios/seed-failover");
+    for (i, (from, to, message)) in [
+        (
+            "status: 200\n      json",
+            "status: 201\n      json",
+            "expected status 201",
+        ),
+        (
+            "json: { $.from: backup }",
+            "json: { $.from: primary }",
+            "expected $.from = \"primary\"",
+        ),
+        (
+            "served_by: [ foundry-primary, foundry-backup ]",
+            "served_by: [ foundry-backup ]",
+            "expected served by",
+        ),
+        (
+            "breakers: { foundry-primary: open, foundry-backup: closed }",
+            "breakers: { foundry-primary: closed }",
+            "expected breaker foundry-primary closed",
+        ),
+        (
+            "trace: [ \"circuit breaker foundry-primary: tripped\" ]",
+            "trace: [ \"no such line\" ]",
+            "expected a trace line",
+        ),
+        (
+            "expect: { status: 200, served_by: [ foundry-backup ] }",
+            "expect: { attempts: 2 }",
+            "expected 2 attempt(s)",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert!(original.contains(from), "mutation {i} does not apply");
+        // Next to the original, so that its relative paths still resolve.
+        let path = dir.join(format!("mutated-{i}-{}.yaml", std::process::id()));
+        std::fs::write(&path, original.replacen(from, to, 1)).expect("write");
+        let (code, out, err) = run(vec![path.clone()]);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(code, 1, "mutation {i}: {out}{err}");
+        assert!(out.contains(message), "mutation {i}: {out}");
+        assert!(out.trim_end().ends_with("0 passed, 1 failed"), "{out}");
+    }
+}
+
+#[test]
+fn an_invalid_scenario_file_is_a_located_error() {
+    let path =
+        std::env::temp_dir().join(format!("apim-emu-bad-{}.scenario.yaml", std::process::id()));
+    std::fs::write(&path, "service:\n  policy: x.xml\nsteps:\n  - request: { path: /x }\n    expect: { statuss: 200 }\n").expect("write");
+    let (code, _, err) = run(vec![path.clone()]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, 2);
+    assert!(err.contains(".scenario.yaml:"), "{err}");
+}
