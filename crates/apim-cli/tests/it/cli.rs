@@ -100,7 +100,7 @@ fn folders_skip_files_that_are_not_policies_with_a_note() {
     // The ARM template beside the policies is read as backends (its URL parameters come at deploy time).
     assert!(!text.contains("backends.json: note: skipped"), "{text}");
     assert!(
-        text.contains("validated 4 files: 0 errors, 0 warnings (2 skipped)"),
+        text.contains("validated 5 files: 0 errors, 0 warnings (2 skipped)"),
         "{text}"
     );
 }
