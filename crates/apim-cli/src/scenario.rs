@@ -129,6 +129,9 @@ pub struct Expect {
     /// Lines of the trace that must appear (substrings).
     #[serde(default)]
     pub trace: Vec<String>,
+    /// Headers every attempt sent to the backend had (`"*"` for "present, any value"; `null` for "absent").
+    #[serde(default)]
+    pub sent_headers: BTreeMap<String, Option<String>>,
 }
 
 /// A backend's remaining answers and its default.
@@ -138,6 +141,8 @@ type Queue = (VecDeque<Answer>, Option<Answer>);
 struct Scripted {
     scripts: Mutex<HashMap<String, Queue>>,
     log: Mutex<Vec<String>>,
+    /// The headers of each request, in the order of `log`.
+    sent: Mutex<Vec<Vec<(String, String)>>>,
     clock: Arc<VirtualClock>,
 }
 
@@ -153,6 +158,10 @@ impl Upstream for Scripted {
                 .unwrap_or_default()
         });
         self.log.lock().expect("log").push(key.clone());
+        self.sent
+            .lock()
+            .expect("sent")
+            .push(request.headers.clone());
         let answer = {
             let mut scripts = self.scripts.lock().expect("scripts");
             match scripts.get_mut(&key) {
@@ -311,6 +320,7 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
                 .collect(),
         ),
         log: Mutex::new(Vec::new()),
+        sent: Mutex::new(Vec::new()),
         clock: clock.clone(),
     });
     let (c, s) = (clock.clone(), scripted.clone());
@@ -433,6 +443,30 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
                     && a != served.len()
                 {
                     fail(format!("expected {a} attempt(s), got {}", served.len()));
+                }
+                let sent: Vec<Vec<(String, String)>> =
+                    scripted.sent.lock().expect("sent")[before..].to_vec();
+                for (name, wanted) in &expect.sent_headers {
+                    for (attempt, headers) in sent.iter().enumerate() {
+                        let got = headers
+                            .iter()
+                            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                            .map(|(_, v)| v.as_str());
+                        let okay = match (wanted.as_deref(), got) {
+                            (None, None) => true,
+                            (Some("*"), Some(_)) => true,
+                            (Some(w), Some(g)) => w == g,
+                            _ => false,
+                        };
+                        if !okay {
+                            fail(format!(
+                                "attempt {}: expected the backend to get {name}: {}, it got {}",
+                                attempt + 1,
+                                wanted.as_deref().unwrap_or("(absent)"),
+                                got.unwrap_or("(absent)")
+                            ));
+                        }
+                    }
                 }
                 let now = apim_exec::Clock::now(clock.as_ref());
                 for (b, state) in &expect.breakers {

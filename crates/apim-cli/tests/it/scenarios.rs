@@ -31,6 +31,14 @@ fn the_scenario_suite_passes() {
     let (code, out, err) = run(vec![root().join("tests/scenarios")]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.trim_end().ends_with(" passed, 0 failed"), "{out}");
+    let passed: usize = out
+        .trim_end()
+        .rsplit('\n')
+        .next()
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(passed >= 12, "{out}");
 }
 
 #[test]
