@@ -79,6 +79,16 @@ fn each_kind_of_wrong_expectation_fails_the_run() {
             "expect: { attempts: 2 }",
             "expected 2 attempt(s)",
         ),
+        (
+            "expect: { status: 200, served_by: [ foundry-backup ] }",
+            "expect: { headers: { x-missing: \"v\" } }",
+            "expected header x-missing: v",
+        ),
+        (
+            "expect: { status: 200, served_by: [ foundry-backup ] }",
+            "expect: { body: \"nope\" }",
+            "expected body \"nope\"",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -104,4 +114,34 @@ fn an_invalid_scenario_file_is_a_located_error() {
     let _ = std::fs::remove_file(&path);
     assert_eq!(code, 2);
     assert!(err.contains(".scenario.yaml:"), "{err}");
+}
+
+/// The published JSON Schema names every field the runner reads (so editors complete what the runner accepts).
+#[test]
+fn the_json_schema_covers_the_scenario_format() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/scenario.schema.json")).expect("schema"),
+    )
+    .expect("the schema is JSON");
+    let text = schema.to_string();
+    let source =
+        std::fs::read_to_string(root().join("crates/apim-cli/src/scenario.rs")).expect("source");
+    // The format's types come first in the module, before the runner's own.
+    let format = source
+        .split("/// A backend's remaining answers")
+        .next()
+        .expect("the format part");
+    for line in format.lines() {
+        let line = line.trim();
+        if let Some(field) = line.strip_prefix("pub ").and_then(|l| l.split(':').next())
+            && !field.contains(' ')
+            && !field.contains('(')
+            && line.ends_with(',')
+        {
+            assert!(
+                text.contains(&format!("\"{field}\"")),
+                "the schema lacks `{field}`"
+            );
+        }
+    }
 }
