@@ -2,6 +2,7 @@
 //! [`apim_exec::Upstream`]. It translates between HTTP and executor types and answers the gateway's own paths
 //! (the self-hosted gateway's health path, `/_emulator/*`); every policy decision is the executor's.
 
+pub mod mock;
 mod upstream;
 
 use std::net::SocketAddr;

@@ -1,0 +1,234 @@
+//! Mock LLM backends shaped like Azure OpenAI / OpenAI (reference 05): chat completions, completions and
+//! embeddings with `usage` token counts, server-sent events when `"stream": true`, 404 for unknown deployments,
+//! and scripted faults (429 with Retry-After / x-ms-retry-after-ms / x-ratelimit-* headers, a tokens-per-minute
+//! limit that produces real 429s, 5xx, delays, connection resets). Every response names the backend that served
+//! it in `x-ms-region`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+/// One scripted fault, applied to the request whose position in a repeating cycle it names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// 429 with `Retry-After` seconds.
+    Throttle { retry_after: u64 },
+    /// This status (5xx) with an Azure-shaped error body.
+    Status(u16),
+    /// Answer after a pause.
+    Delay(Duration),
+    /// Close the connection without an answer.
+    Reset,
+}
+
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    pub name: String,
+    /// `x-ms-region` of the answers (default: the name).
+    pub region: Option<String>,
+    /// Deployments it serves (`None`: any).
+    pub deployments: Option<Vec<String>>,
+    /// Faults by position in a cycle of `cycle` requests (1-based): `(3, Throttle)` = every third request.
+    pub faults: Vec<(u64, Fault)>,
+    pub cycle: u64,
+    /// Tokens per minute; over it, 429 with Retry-After until the minute ends.
+    pub tokens_per_minute: Option<u64>,
+}
+
+impl MockConfig {
+    pub fn new(name: &str) -> MockConfig {
+        MockConfig { name: name.into(), region: None, deployments: None, faults: Vec::new(), cycle: 1, tokens_per_minute: None }
+    }
+}
+
+struct MockState {
+    config: MockConfig,
+    requests: Mutex<u64>,
+    window: Mutex<(Instant, u64)>,
+}
+
+/// A running mock: its address and how many requests it answered.
+pub struct Mock {
+    pub addr: SocketAddr,
+    state: Arc<MockState>,
+}
+
+impl Mock {
+    pub fn requests(&self) -> u64 {
+        *self.state.requests.lock().map(|g| g).unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Starts a mock backend on `listen` (port 0 picks one) in the current tokio runtime.
+pub async fn start(config: MockConfig, listen: SocketAddr) -> std::io::Result<Mock> {
+    let state = Arc::new(MockState { config, requests: Mutex::new(0), window: Mutex::new((Instant::now(), 0)) });
+    let app = Router::new().fallback(handle).with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(Mock { addr, state })
+}
+
+fn estimate_tokens(text: &str) -> u64 {
+    // Roughly four characters per token, at least one.
+    (text.chars().count() as u64).div_ceil(4).max(1)
+}
+
+fn azure_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, [("content-type", "application/json")], serde_json::json!({ "error": { "code": code, "message": message } }).to_string())
+        .into_response()
+}
+
+async fn handle(State(state): State<Arc<MockState>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let n = {
+        let mut r = state.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *r += 1;
+        *r
+    };
+    let config = &state.config;
+    let region = config.region.clone().unwrap_or_else(|| config.name.clone());
+    let mut response = answer(&state, n, &uri, &headers, &body).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&region) {
+        response.headers_mut().insert("x-ms-region", v);
+    }
+    response
+}
+
+async fn answer(state: &MockState, n: u64, uri: &Uri, _headers: &HeaderMap, body: &Bytes) -> Response {
+    let config = &state.config;
+    let position = (n - 1) % config.cycle.max(1) + 1;
+    for (at, fault) in &config.faults {
+        if *at != position {
+            continue;
+        }
+        match fault {
+            Fault::Throttle { retry_after } => {
+                let mut r = azure_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "429",
+                    &format!("Requests to the ChatCompletions_Create Operation have exceeded the rate limit. Please retry after {retry_after} seconds."),
+                );
+                let h = r.headers_mut();
+                h.insert("retry-after", retry_after.to_string().parse().expect("digits"));
+                h.insert("x-ms-retry-after-ms", (retry_after * 1000).to_string().parse().expect("digits"));
+                h.insert("x-ratelimit-remaining-requests", "0".parse().expect("digits"));
+                h.insert("x-ratelimit-remaining-tokens", "0".parse().expect("digits"));
+                return r;
+            }
+            Fault::Status(code) => {
+                let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return azure_error(status, "InternalServerError", "The server had an error while processing your request.");
+            }
+            Fault::Delay(d) => tokio::time::sleep(*d).await,
+            Fault::Reset => {
+                // Dropping the connection is what a reset looks like to the gateway: an error mid-response.
+                let stream = futures::stream::once(async { Err::<Vec<u8>, std::io::Error>(std::io::Error::other("connection reset")) });
+                return Response::builder()
+                    .status(StatusCode::OK)
+                    .body(axum::body::Body::from_stream(stream))
+                    .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+            }
+        }
+    }
+    let path = uri.path();
+    let kind = if path.ends_with("/chat/completions") {
+        "chat"
+    } else if path.ends_with("/embeddings") {
+        "embeddings"
+    } else if path.ends_with("/completions") {
+        "completions"
+    } else {
+        return azure_error(StatusCode::NOT_FOUND, "404", "Resource not found");
+    };
+    // Azure: /openai/deployments/{deployment}/…; OpenAI: the model in the body.
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+    let deployment = path
+        .split("/deployments/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .map(str::to_string)
+        .or_else(|| request.get("model").and_then(|m| m.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "gpt-4o-mini".into());
+    if let Some(known) = &config.deployments
+        && !known.iter().any(|d| *d == deployment)
+    {
+        return azure_error(
+            StatusCode::NOT_FOUND,
+            "DeploymentNotFound",
+            "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.",
+        );
+    }
+    let prompt_text = request.to_string();
+    let prompt_tokens = estimate_tokens(&prompt_text);
+    let reply = format!("Hello from {}.", config.region.clone().unwrap_or_else(|| config.name.clone()));
+    let completion_tokens = if kind == "embeddings" { 0 } else { estimate_tokens(&reply) };
+    if let Some(tpm) = config.tokens_per_minute {
+        let mut w = state.window.lock().unwrap_or_else(|e| e.into_inner());
+        if w.0.elapsed() >= Duration::from_secs(60) {
+            *w = (Instant::now(), 0);
+        }
+        if w.1 + prompt_tokens + completion_tokens > tpm {
+            let wait = 60u64.saturating_sub(w.0.elapsed().as_secs()).max(1);
+            let mut r = azure_error(StatusCode::TOO_MANY_REQUESTS, "429", &format!("Rate limit of {tpm} tokens per minute exceeded. Please retry after {wait} seconds."));
+            r.headers_mut().insert("retry-after", wait.to_string().parse().expect("digits"));
+            r.headers_mut().insert("x-ratelimit-remaining-tokens", "0".parse().expect("digits"));
+            return r;
+        }
+        w.1 += prompt_tokens + completion_tokens;
+    }
+    let usage = serde_json::json!({ "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens });
+    let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let id = format!("chatcmpl-apimemu{n}");
+    match kind {
+        "embeddings" => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            serde_json::json!({ "object": "list", "model": deployment, "data": [ { "object": "embedding", "index": 0, "embedding": [0.0023, -0.0091, 0.0144] } ], "usage": { "prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens } }).to_string(),
+        )
+            .into_response(),
+        _ if request.get("stream").and_then(|s| s.as_bool()) == Some(true) => {
+            let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
+                format!(
+                    "data: {}\n\n",
+                    serde_json::json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": deployment,
+                        "choices": [ { "index": 0, "delta": delta, "finish_reason": finish } ] })
+                )
+            };
+            let mut events = vec![chunk(serde_json::json!({ "role": "assistant", "content": "" }), serde_json::Value::Null)];
+            for word in reply.split_inclusive(' ') {
+                events.push(chunk(serde_json::json!({ "content": word }), serde_json::Value::Null));
+            }
+            events.push(chunk(serde_json::json!({}), serde_json::json!("stop")));
+            events.push("data: [DONE]\n\n".to_string());
+            let stream = futures::stream::iter(events.into_iter().map(|e| Ok::<Vec<u8>, std::io::Error>(e.into_bytes())));
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "text/event-stream")
+                .body(axum::body::Body::from_stream(stream))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+        "completions" => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            serde_json::json!({ "id": id, "object": "text_completion", "created": created, "model": deployment,
+                "choices": [ { "index": 0, "text": reply, "finish_reason": "stop" } ], "usage": usage }).to_string(),
+        )
+            .into_response(),
+        _ => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            serde_json::json!({ "id": id, "object": "chat.completion", "created": created, "model": deployment,
+                "choices": [ { "index": 0, "message": { "role": "assistant", "content": reply }, "finish_reason": "stop" } ],
+                "usage": usage }).to_string(),
+        )
+            .into_response(),
+    }
+}
