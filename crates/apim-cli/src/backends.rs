@@ -103,9 +103,11 @@ pub fn read_sources(paths: &[PathBuf]) -> anyhow::Result<Sources> {
         skipped: Vec::new(),
     };
     for path in paths {
-        let metadata =
-            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-        if metadata.is_dir() {
+        let is_dir = crate::embedded::file(path).is_none()
+            && std::fs::metadata(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .is_dir();
+        if is_dir {
             for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
                 let entry =
                     entry.with_context(|| format!("cannot read folder {}", path.display()))?;
@@ -136,7 +138,7 @@ pub fn add_file(path: &Path, explicit: bool, sources: &mut Sources) -> anyhow::R
             "{name} is a Bicep file, which apim-emu does not read; compile it to an ARM template first: `az bicep build --file {name}`"
         );
     }
-    let text = std::fs::read_to_string(path)
+    let text = crate::embedded::read_to_string(path)
         .with_context(|| format!("cannot read {name} (UTF-8 JSON expected)"))?;
     let json: Value = match serde_json::from_str(&text) {
         Ok(v) => v,

@@ -83,7 +83,8 @@ pub fn prepare_with(
     };
     let mut sources = SourceMap::default();
     let read = |path: &PathBuf| -> anyhow::Result<String> {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+        crate::embedded::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))
     };
     let global_text = match &o.global_policy {
         Some(p) => read(p)?,
@@ -612,6 +613,72 @@ fn runtime_for(
     Ok((runtime, virtual_clock))
 }
 
+/// The demo's mock backends by template parameter: the primary answers request 4 of every 4 with 429 and
+/// `Retry-After: 10`, the backup always answers.
+pub fn demo_mocks() -> Vec<(&'static str, apim_gateway::mock::MockConfig)> {
+    let mut primary = apim_gateway::mock::MockConfig::new("foundry-primary");
+    primary.cycle = 4;
+    primary.faults = vec![(4, apim_gateway::mock::Fault::Throttle { retry_after: 10 })];
+    let backup = apim_gateway::mock::MockConfig::new("foundry-backup");
+    vec![("primaryUrl", primary), ("backupUrl", backup)]
+}
+
+/// With neither --policy nor --service: the seed's active-passive setup (embedded), its backends pointed at
+/// built-in mocks (or at --backend-url). Returns the options to serve, the mocks (kept running) and the banner.
+async fn demo(
+    o: &Options,
+) -> anyhow::Result<(Options, Vec<apim_gateway::mock::Mock>, Vec<String>)> {
+    let extra = [
+        (o.global_policy.is_some(), "--global-policy"),
+        (!o.backends.is_empty(), "--backends"),
+        (!o.params.is_empty(), "--param"),
+        (!o.parameter_files.is_empty(), "--parameters"),
+        (!o.named_values.is_empty(), "--named-value"),
+        (!o.named_value_files.is_empty(), "--named-values"),
+        (o.fragments.is_some(), "--fragments"),
+        (!o.api_path.is_empty(), "--api-path"),
+    ];
+    if let Some((_, flag)) = extra.iter().find(|(given, _)| *given) {
+        anyhow::bail!(
+            "{flag} needs --policy FILE or --service FILE; without them, `serve` runs the built-in demo, which takes only --listen, --backend-url, --clock and --trace"
+        );
+    }
+    let mut options = o.clone();
+    options.policy = Some(PathBuf::from(crate::embedded::DEMO_POLICY));
+    options.backends = vec![PathBuf::from(crate::embedded::DEMO_BACKENDS)];
+    options.api_path = "openai".into();
+    let mut mocks = Vec::new();
+    let mut banner = vec![
+        "apim-emu demo: the seed's active-passive failover (policies/foundry-failover, built in)".to_string(),
+        "  pool foundry-model-pool: foundry-primary (priority 1), foundry-backup (priority 2); each trips on one 429 or 5xx".to_string(),
+        "  for PT1M, or for the Retry-After it answers; the retry policy sends the failed request on to the backup".to_string(),
+    ];
+    for (param, config) in demo_mocks() {
+        let name = config.name.clone();
+        let url = match o.backend_urls.iter().find(|(n, _)| *n == name) {
+            Some((_, url)) => {
+                banner.push(format!("  {name}: {url}"));
+                url.clone()
+            }
+            None => {
+                let summary = crate::mock::describe(&config);
+                let m = apim_gateway::mock::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .await
+                    .with_context(|| format!("cannot start the built-in mock `{name}`"))?;
+                banner.push(format!(
+                    "  {name}: built-in mock on http://{} ({summary})",
+                    m.addr
+                ));
+                let url = format!("http://{}/openai", m.addr);
+                mocks.push(m);
+                url
+            }
+        };
+        options.params.push((param.to_string(), url));
+    }
+    Ok((options, mocks, banner))
+}
+
 pub fn run(o: &Options) -> anyhow::Result<u8> {
     // One log line per request at `info`; RUST_LOG=apim_emu=warn quiets it, RUST_LOG=debug adds the libraries'.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -621,25 +688,53 @@ pub fn run(o: &Options) -> anyhow::Result<u8> {
         .with_writer(std::io::stderr)
         .with_ansi(o.style.color)
         .try_init();
-    let gateway = match prepare(o, &mut std::io::stderr())? {
-        Ok(g) => g,
-        Err(code) => return Ok(code),
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        let (options, _mocks, banner) = if o.policy.is_none() && o.service.is_empty() {
+            demo(o).await?
+        } else {
+            (o.clone(), Vec::new(), Vec::new())
+        };
+        let gateway = match prepare(&options, &mut std::io::stderr())? {
+            Ok(g) => g,
+            Err(code) => return Ok(code),
+        };
+        let signal = crate::shutdown_signal();
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            signal.await;
             eprintln!("apim-emu: shutting down");
         };
         apim_gateway::serve(Arc::new(gateway), o.listen, shutdown, |addr| {
-            println!("listening on http://{addr}");
-            let _ = std::io::stdout().flush();
+            let mut out = std::io::stdout().lock();
+            for line in &banner {
+                let _ = writeln!(out, "{line}");
+            }
+            let _ = writeln!(out, "listening on http://{addr}");
+            if !banner.is_empty() {
+                let host = if addr.ip().is_unspecified() {
+                    format!("127.0.0.1:{}", addr.port())
+                } else {
+                    addr.to_string()
+                };
+                let _ = writeln!(out);
+                let _ = writeln!(
+                    out,
+                    "Try it (every fourth request to the primary is throttled; the answer's x-ms-region names the backend):"
+                );
+                let _ = writeln!(
+                    out,
+                    "  curl -i http://{host}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21 \\\n       -H 'content-type: application/json' -d '{{\"messages\": [{{\"role\": \"user\", \"content\": \"hi\"}}]}}'"
+                );
+                let _ = writeln!(out, "Watch the breakers and which backend is chosen:");
+                let _ = writeln!(out, "  curl -s http://{host}/_emulator/backends");
+            }
+            let _ = out.flush();
         })
         .await
-        .with_context(|| format!("cannot listen on {}", o.listen))
-    })?;
-    Ok(0)
+        .with_context(|| format!("cannot listen on {}", o.listen))?;
+        Ok(0)
+    })
 }

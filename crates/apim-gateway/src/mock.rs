@@ -43,7 +43,14 @@ pub struct MockConfig {
 
 impl MockConfig {
     pub fn new(name: &str) -> MockConfig {
-        MockConfig { name: name.into(), region: None, deployments: None, faults: Vec::new(), cycle: 1, tokens_per_minute: None }
+        MockConfig {
+            name: name.into(),
+            region: None,
+            deployments: None,
+            faults: Vec::new(),
+            cycle: 1,
+            tokens_per_minute: None,
+        }
     }
 }
 
@@ -61,13 +68,21 @@ pub struct Mock {
 
 impl Mock {
     pub fn requests(&self) -> u64 {
-        *self.state.requests.lock().map(|g| g).unwrap_or_else(|e| e.into_inner())
+        *self
+            .state
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 }
 
 /// Starts a mock backend on `listen` (port 0 picks one) in the current tokio runtime.
 pub async fn start(config: MockConfig, listen: SocketAddr) -> std::io::Result<Mock> {
-    let state = Arc::new(MockState { config, requests: Mutex::new(0), window: Mutex::new((Instant::now(), 0)) });
+    let state = Arc::new(MockState {
+        config,
+        requests: Mutex::new(0),
+        window: Mutex::new((Instant::now(), 0)),
+    });
     let app = Router::new().fallback(handle).with_state(state.clone());
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
@@ -83,11 +98,30 @@ fn estimate_tokens(text: &str) -> u64 {
 }
 
 fn azure_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, [("content-type", "application/json")], serde_json::json!({ "error": { "code": code, "message": message } }).to_string())
+    (
+        status,
+        [("content-type", "application/json")],
+        serde_json::json!({ "error": { "code": code, "message": message } }).to_string(),
+    )
         .into_response()
 }
 
-async fn handle(State(state): State<Arc<MockState>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(state): State<Arc<MockState>>,
+    method: axum::http::Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if method == axum::http::Method::GET && uri.path() == "/health" {
+        // Not counted: healthchecks must not move the fault schedule.
+        return (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            serde_json::json!({ "status": "ok", "name": state.config.name }).to_string(),
+        )
+            .into_response();
+    }
     let n = {
         let mut r = state.requests.lock().unwrap_or_else(|e| e.into_inner());
         *r += 1;
@@ -102,7 +136,13 @@ async fn handle(State(state): State<Arc<MockState>>, uri: Uri, headers: HeaderMa
     response
 }
 
-async fn answer(state: &MockState, n: u64, uri: &Uri, _headers: &HeaderMap, body: &Bytes) -> Response {
+async fn answer(
+    state: &MockState,
+    n: u64,
+    uri: &Uri,
+    _headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
     let config = &state.config;
     let position = (n - 1) % config.cycle.max(1) + 1;
     for (at, fault) in &config.faults {
@@ -114,23 +154,41 @@ async fn answer(state: &MockState, n: u64, uri: &Uri, _headers: &HeaderMap, body
                 let mut r = azure_error(
                     StatusCode::TOO_MANY_REQUESTS,
                     "429",
-                    &format!("Requests to the ChatCompletions_Create Operation have exceeded the rate limit. Please retry after {retry_after} seconds."),
+                    &format!(
+                        "Requests to the ChatCompletions_Create Operation have exceeded the rate limit. Please retry after {retry_after} seconds."
+                    ),
                 );
                 let h = r.headers_mut();
-                h.insert("retry-after", retry_after.to_string().parse().expect("digits"));
-                h.insert("x-ms-retry-after-ms", (retry_after * 1000).to_string().parse().expect("digits"));
-                h.insert("x-ratelimit-remaining-requests", "0".parse().expect("digits"));
+                h.insert(
+                    "retry-after",
+                    retry_after.to_string().parse().expect("digits"),
+                );
+                h.insert(
+                    "x-ms-retry-after-ms",
+                    (retry_after * 1000).to_string().parse().expect("digits"),
+                );
+                h.insert(
+                    "x-ratelimit-remaining-requests",
+                    "0".parse().expect("digits"),
+                );
                 h.insert("x-ratelimit-remaining-tokens", "0".parse().expect("digits"));
                 return r;
             }
             Fault::Status(code) => {
-                let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return azure_error(status, "InternalServerError", "The server had an error while processing your request.");
+                let status =
+                    StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return azure_error(
+                    status,
+                    "InternalServerError",
+                    "The server had an error while processing your request.",
+                );
             }
             Fault::Delay(d) => tokio::time::sleep(*d).await,
             Fault::Reset => {
                 // Dropping the connection is what a reset looks like to the gateway: an error mid-response.
-                let stream = futures::stream::once(async { Err::<Vec<u8>, std::io::Error>(std::io::Error::other("connection reset")) });
+                let stream = futures::stream::once(async {
+                    Err::<Vec<u8>, std::io::Error>(std::io::Error::other("connection reset"))
+                });
                 return Response::builder()
                     .status(StatusCode::OK)
                     .body(axum::body::Body::from_stream(stream))
@@ -149,16 +207,22 @@ async fn answer(state: &MockState, n: u64, uri: &Uri, _headers: &HeaderMap, body
         return azure_error(StatusCode::NOT_FOUND, "404", "Resource not found");
     };
     // Azure: /openai/deployments/{deployment}/…; OpenAI: the model in the body.
-    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+    let request: serde_json::Value =
+        serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     let deployment = path
         .split("/deployments/")
         .nth(1)
         .and_then(|rest| rest.split('/').next())
         .map(str::to_string)
-        .or_else(|| request.get("model").and_then(|m| m.as_str()).map(str::to_string))
+        .or_else(|| {
+            request
+                .get("model")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| "gpt-4o-mini".into());
     if let Some(known) = &config.deployments
-        && !known.iter().any(|d| *d == deployment)
+        && !known.contains(&deployment)
     {
         return azure_error(
             StatusCode::NOT_FOUND,
@@ -168,8 +232,15 @@ async fn answer(state: &MockState, n: u64, uri: &Uri, _headers: &HeaderMap, body
     }
     let prompt_text = request.to_string();
     let prompt_tokens = estimate_tokens(&prompt_text);
-    let reply = format!("Hello from {}.", config.region.clone().unwrap_or_else(|| config.name.clone()));
-    let completion_tokens = if kind == "embeddings" { 0 } else { estimate_tokens(&reply) };
+    let reply = format!(
+        "Hello from {}.",
+        config.region.clone().unwrap_or_else(|| config.name.clone())
+    );
+    let completion_tokens = if kind == "embeddings" {
+        0
+    } else {
+        estimate_tokens(&reply)
+    };
     if let Some(tpm) = config.tokens_per_minute {
         let mut w = state.window.lock().unwrap_or_else(|e| e.into_inner());
         if w.0.elapsed() >= Duration::from_secs(60) {
@@ -177,15 +248,26 @@ async fn answer(state: &MockState, n: u64, uri: &Uri, _headers: &HeaderMap, body
         }
         if w.1 + prompt_tokens + completion_tokens > tpm {
             let wait = 60u64.saturating_sub(w.0.elapsed().as_secs()).max(1);
-            let mut r = azure_error(StatusCode::TOO_MANY_REQUESTS, "429", &format!("Rate limit of {tpm} tokens per minute exceeded. Please retry after {wait} seconds."));
-            r.headers_mut().insert("retry-after", wait.to_string().parse().expect("digits"));
-            r.headers_mut().insert("x-ratelimit-remaining-tokens", "0".parse().expect("digits"));
+            let mut r = azure_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "429",
+                &format!(
+                    "Rate limit of {tpm} tokens per minute exceeded. Please retry after {wait} seconds."
+                ),
+            );
+            r.headers_mut()
+                .insert("retry-after", wait.to_string().parse().expect("digits"));
+            r.headers_mut()
+                .insert("x-ratelimit-remaining-tokens", "0".parse().expect("digits"));
             return r;
         }
         w.1 += prompt_tokens + completion_tokens;
     }
     let usage = serde_json::json!({ "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens });
-    let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let id = format!("chatcmpl-apimemu{n}");
     match kind {
         "embeddings" => (

@@ -29,7 +29,12 @@ async fn chat_completion_has_usage_and_names_the_region() {
     let mut config = MockConfig::new("primary");
     config.region = Some("swedencentral".into());
     let m = mock::start(config, any_port()).await.expect("starts");
-    let r = post(m.addr, CHAT, serde_json::json!({"messages": [{"role": "user", "content": "hi there"}]})).await;
+    let r = post(
+        m.addr,
+        CHAT,
+        serde_json::json!({"messages": [{"role": "user", "content": "hi there"}]}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-ms-region"], "swedencentral");
     let body = json(r).await;
@@ -49,23 +54,45 @@ async fn chat_completion_has_usage_and_names_the_region() {
 
 #[tokio::test]
 async fn completions_and_embeddings_have_their_shapes() {
-    let m = mock::start(MockConfig::new("a"), any_port()).await.expect("starts");
-    let r = post(m.addr, "/openai/deployments/d/completions", serde_json::json!({"prompt": "x"})).await;
+    let m = mock::start(MockConfig::new("a"), any_port())
+        .await
+        .expect("starts");
+    let r = post(
+        m.addr,
+        "/openai/deployments/d/completions",
+        serde_json::json!({"prompt": "x"}),
+    )
+    .await;
     let body = json(r).await;
     assert_eq!(body["object"], "text_completion");
     assert!(body["choices"][0]["text"].is_string());
-    let r = post(m.addr, "/v1/embeddings", serde_json::json!({"model": "text-embedding-3-small", "input": "x"})).await;
+    let r = post(
+        m.addr,
+        "/v1/embeddings",
+        serde_json::json!({"model": "text-embedding-3-small", "input": "x"}),
+    )
+    .await;
     assert_eq!(r.headers()["x-ms-region"], "a");
     let body = json(r).await;
     assert_eq!(body["model"], "text-embedding-3-small");
     assert!(body["data"][0]["embedding"].is_array());
-    assert_eq!(body["usage"]["prompt_tokens"], body["usage"]["total_tokens"]);
+    assert_eq!(
+        body["usage"]["prompt_tokens"],
+        body["usage"]["total_tokens"]
+    );
 }
 
 #[tokio::test]
 async fn stream_true_answers_server_sent_events() {
-    let m = mock::start(MockConfig::new("a"), any_port()).await.expect("starts");
-    let r = post(m.addr, CHAT, serde_json::json!({"stream": true, "messages": []})).await;
+    let m = mock::start(MockConfig::new("a"), any_port())
+        .await
+        .expect("starts");
+    let r = post(
+        m.addr,
+        CHAT,
+        serde_json::json!({"stream": true, "messages": []}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     let text = r.text().await.expect("text");
@@ -73,12 +100,17 @@ async fn stream_true_answers_server_sent_events() {
     assert!(events.len() >= 3, "{text}");
     assert!(events.iter().all(|e| e.starts_with("data: ")));
     assert_eq!(*events.last().expect("last"), "data: [DONE]");
-    let first: serde_json::Value = serde_json::from_str(&events[0]["data: ".len()..]).expect("json chunk");
+    let first: serde_json::Value =
+        serde_json::from_str(&events[0]["data: ".len()..]).expect("json chunk");
     assert_eq!(first["object"], "chat.completion.chunk");
     let content: String = events[..events.len() - 1]
         .iter()
         .map(|e| serde_json::from_str::<serde_json::Value>(&e["data: ".len()..]).expect("json"))
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
         .collect();
     assert_eq!(content, "Hello from a.");
 }
@@ -88,24 +120,45 @@ async fn unknown_deployment_and_unknown_path_are_404() {
     let mut config = MockConfig::new("a");
     config.deployments = Some(vec!["gpt-4o".into()]);
     let m = mock::start(config, any_port()).await.expect("starts");
-    let r = post(m.addr, "/openai/deployments/gpt-35/chat/completions", serde_json::json!({})).await;
+    let r = post(
+        m.addr,
+        "/openai/deployments/gpt-35/chat/completions",
+        serde_json::json!({}),
+    )
+    .await;
     assert_eq!(r.status(), 404);
     let body = json(r).await;
     assert_eq!(body["error"]["code"], "DeploymentNotFound");
-    assert_eq!(post(m.addr, CHAT, serde_json::json!({})).await.status(), 200);
-    assert_eq!(post(m.addr, "/nothing/here", serde_json::json!({})).await.status(), 404);
+    assert_eq!(
+        post(m.addr, CHAT, serde_json::json!({})).await.status(),
+        200
+    );
+    assert_eq!(
+        post(m.addr, "/nothing/here", serde_json::json!({}))
+            .await
+            .status(),
+        404
+    );
 }
 
 #[tokio::test]
 async fn a_throttle_fault_answers_429_with_the_rate_limit_headers_on_its_position() {
     let mut config = MockConfig::new("a");
     config.cycle = 3;
-    config.faults = vec![(2, Fault::Throttle { retry_after: 7 }), (3, Fault::Status(503))];
+    config.faults = vec![
+        (2, Fault::Throttle { retry_after: 7 }),
+        (3, Fault::Status(503)),
+    ];
     let m = mock::start(config, any_port()).await.expect("starts");
     let statuses: Vec<u16> = {
         let mut s = Vec::new();
         for _ in 0..6 {
-            s.push(post(m.addr, CHAT, serde_json::json!({})).await.status().as_u16());
+            s.push(
+                post(m.addr, CHAT, serde_json::json!({}))
+                    .await
+                    .status()
+                    .as_u16(),
+            );
         }
         s
     };
@@ -130,14 +183,24 @@ async fn a_tokens_per_minute_limit_produces_real_429s() {
     for _ in 0..10 {
         let r = post(m.addr, CHAT, serde_json::json!({"messages": [{"role": "user", "content": "a prompt of some length"}]})).await;
         if r.status() == 429 {
-            let wait: u64 = r.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+            let wait: u64 = r.headers()["retry-after"]
+                .to_str()
+                .expect("ascii")
+                .parse()
+                .expect("seconds");
             assert!((1..=60).contains(&wait));
         }
         statuses.push(r.status().as_u16());
     }
-    let first_429 = statuses.iter().position(|s| *s == 429).expect("the limit is reached");
+    let first_429 = statuses
+        .iter()
+        .position(|s| *s == 429)
+        .expect("the limit is reached");
     assert!(first_429 > 0, "{statuses:?}");
-    assert!(statuses[first_429..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert!(
+        statuses[first_429..].iter().all(|s| *s == 429),
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
@@ -145,7 +208,11 @@ async fn a_reset_fault_breaks_the_response() {
     let mut config = MockConfig::new("a");
     config.faults = vec![(1, Fault::Reset)];
     let m = mock::start(config, any_port()).await.expect("starts");
-    let result = reqwest::Client::new().post(format!("http://{}{CHAT}", m.addr)).body("{}").send().await;
+    let result = reqwest::Client::new()
+        .post(format!("http://{}{CHAT}", m.addr))
+        .body("{}")
+        .send()
+        .await;
     let broken = match result {
         Err(_) => true,
         Ok(r) => r.bytes().await.is_err(),

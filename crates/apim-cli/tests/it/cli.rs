@@ -35,6 +35,14 @@ fn help_texts() {
         "serve_help",
         String::from_utf8_lossy(&apim_emu(&["serve", "--help"]).stdout)
     );
+    insta::assert_snapshot!(
+        "mock_help",
+        String::from_utf8_lossy(&apim_emu(&["mock", "--help"]).stdout)
+    );
+    insta::assert_snapshot!(
+        "test_help",
+        String::from_utf8_lossy(&apim_emu(&["test", "--help"]).stdout)
+    );
 }
 
 #[test]

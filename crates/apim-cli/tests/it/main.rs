@@ -4,6 +4,7 @@
 mod backends;
 mod cli;
 mod corpus;
+mod demo;
 mod explain;
 mod fixtures;
 mod gateway;
