@@ -50,6 +50,15 @@ impl Balancer {
 
     /// The index of the member the next attempt goes to, or `None` when no member is available.
     pub fn pick(&mut self, pool: &Pool, available: impl Fn(&PoolMember) -> bool) -> Option<usize> {
+        self.choose(pool, available).map(|c| c.index)
+    }
+
+    /// [`Balancer::pick`] with how the member was chosen, for the explain trace.
+    pub fn choose(
+        &mut self,
+        pool: &Pool,
+        available: impl Fn(&PoolMember) -> bool,
+    ) -> Option<Choice> {
         if self.current.len() != pool.members.len() {
             self.current = vec![0; pool.members.len()];
         }
@@ -86,10 +95,18 @@ impl Balancer {
             let cursor = self.cursors.entry(group).or_insert(0);
             let n = in_group.len();
             for step in 0..n {
-                let i = in_group[(*cursor + step) % n];
+                let position = (*cursor + step) % n;
+                let i = in_group[position];
                 if candidates.contains(&i) {
                     *cursor = (*cursor + step + 1) % n;
-                    return Some(i);
+                    return Some(Choice {
+                        index: i,
+                        group,
+                        how: How::RoundRobin {
+                            position: position + 1,
+                            of: n,
+                        },
+                    });
                 }
             }
             return None;
@@ -105,7 +122,37 @@ impl Balancer {
                 best = i;
             }
         }
+        let credits = candidates.iter().map(|&i| (i, self.current[i])).collect();
         self.current[best] -= total;
-        Some(best)
+        Some(Choice {
+            index: best,
+            group,
+            how: How::Weighted {
+                total: total as u64,
+                credits,
+            },
+        })
     }
+}
+
+/// How [`Balancer::choose`] chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// The member's index in the pool.
+    pub index: usize,
+    /// The priority group it came from (the lowest priority number with an available member).
+    pub group: u8,
+    pub how: How,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum How {
+    /// Equal weights: the group's members in order; `position` (1-based) of `of` members.
+    RoundRobin { position: usize, of: usize },
+    /// Smooth weighted round-robin: each available member's credit after adding its weight (member index,
+    /// credit); the highest wins and pays `total`.
+    Weighted {
+        total: u64,
+        credits: Vec<(usize, i64)>,
+    },
 }

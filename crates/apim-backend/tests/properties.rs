@@ -191,3 +191,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn choose_says_how_it_chose() {
+    use apim_backend::balancer::{Balancer, How};
+    let pool = pool_of(&[(1, 3), (1, 1), (2, 1)]);
+    let mut b = Balancer::new(&pool);
+    let c = b.choose(&pool, |_| true).expect("a member");
+    assert_eq!((c.index, c.group), (0, 1));
+    assert_eq!(
+        c.how,
+        How::Weighted {
+            total: 4,
+            credits: vec![(0, 3), (1, 1)]
+        }
+    );
+    let equal = pool_of(&[(1, 1), (1, 1), (2, 1)]);
+    let mut b = Balancer::new(&equal);
+    let picks: Vec<(usize, How)> = (0..3)
+        .map(|_| {
+            let c = b.choose(&equal, |m| m.backend != "m1").expect("a member");
+            (c.index, c.how)
+        })
+        .collect();
+    // m1 is unavailable: round-robin skips it and reports the position it landed on.
+    assert_eq!(picks[0], (0, How::RoundRobin { position: 1, of: 2 }));
+    assert_eq!(picks[1], (0, How::RoundRobin { position: 1, of: 2 }));
+    let only_backup = b.choose(&equal, |m| m.backend == "m2").expect("the backup");
+    assert_eq!((only_backup.index, only_backup.group), (2, 2));
+}
+
+fn pool_of(members: &[(u8, u8)]) -> Pool {
+    Pool {
+        members: members
+            .iter()
+            .enumerate()
+            .map(|(i, (p, w))| PoolMember {
+                backend: format!("m{i}"),
+                priority: *p,
+                weight: *w,
+            })
+            .collect(),
+        failure_status: None,
+    }
+}

@@ -126,6 +126,13 @@ struct TestArgs {
     /// Run only scenarios whose name or path contains TEXT.
     #[arg(long, value_name = "TEXT")]
     filter: Option<String>,
+
+    /// Print every request's explain trace: per attempt the pool's members (open, until when, tripped by what),
+    /// the priority group, the round-robin position or weighted credits, the chosen member, the answer, breaker
+    /// transitions, the retry condition with its parts' values, the wait, and the final response (in the JSON
+    /// output with --format json).
+    #[arg(long)]
+    explain: bool,
 }
 
 const SERVE_EXAMPLES: &str = "\
@@ -211,9 +218,14 @@ struct ServeArgs {
     #[arg(long, value_enum, default_value_t = serve::ClockKind::Real)]
     clock: serve::ClockKind,
 
-    /// Print a trace line per policy step of every request to stderr.
+    /// Print every request's explain trace to stderr: per attempt the pool's members and breaker state, the
+    /// choice, the answer, breaker transitions, the retry condition's parts and the wait.
     #[arg(long)]
     trace: bool,
+
+    /// How --trace prints: aligned `text`, or one `json` object per request.
+    #[arg(long, value_enum, default_value_t = serve::TraceFormat::Text, requires = "trace")]
+    trace_format: serve::TraceFormat,
 }
 
 const BACKENDS_EXAMPLES: &str = "\
@@ -370,6 +382,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 junit: args.junit,
                 format: args.format,
                 filter: args.filter,
+                explain: args.explain,
             },
             &mut std::io::stdout(),
             &mut std::io::stderr(),
@@ -390,6 +403,7 @@ pub fn run(cli: Cli) -> ExitCode {
             skip_unsupported: args.skip_unsupported,
             clock: args.clock,
             trace: args.trace,
+            trace_format: args.trace_format,
             style: render::Style { color },
         }),
         Command::Backends(args) => backends::run(

@@ -232,6 +232,16 @@ pub struct Report {
     pub name: String,
     pub failures: Vec<String>,
     pub steps: usize,
+    /// The explain trace of every request step.
+    pub explained: Vec<Explained>,
+}
+
+/// One request step's explain trace.
+pub struct Explained {
+    pub step: usize,
+    pub request: String,
+    pub status: u16,
+    pub facts: Vec<apim_exec::explain::Fact>,
 }
 
 fn json_path<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
@@ -302,6 +312,7 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
         skip_unsupported: false,
         clock: crate::serve::ClockKind::Virtual,
         trace: false,
+        trace_format: crate::serve::TraceFormat::Text,
         style: crate::render::Style { color: false },
     };
     let clock = Arc::new(VirtualClock::default());
@@ -346,6 +357,7 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
     };
     let app = apim_gateway::app(gateway.clone());
     let mut failures = Vec::new();
+    let mut explained = Vec::new();
     for (i, step) in scenario.steps.iter().enumerate() {
         let n = i + 1;
         match step {
@@ -476,17 +488,31 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
                         fail(format!("expected breaker {b} {state}, got {got}"));
                     }
                 }
-                if !expect.trace.is_empty() {
-                    let lines = headers
-                        .get("ocp-apim-trace-location")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|l| l.rsplit('/').next())
-                        .and_then(|id| {
-                            gateway.traces.lock().ok().and_then(|t| {
-                                t.iter().find(|(i, _)| i == id).map(|(_, l)| l.clone())
-                            })
+                let (mut lines, facts) = headers
+                    .get("ocp-apim-trace-location")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| l.rsplit('/').next())
+                    .and_then(|id| {
+                        gateway.traces.lock().ok().and_then(|t| {
+                            t.iter()
+                                .find(|(i, _, _)| i == id)
+                                .map(|(_, l, f)| (l.clone(), f.clone()))
                         })
-                        .unwrap_or_default();
+                    })
+                    .unwrap_or_default();
+                // Trace expectations match the policy steps' lines and the explain trace's.
+                lines.extend(
+                    apim_exec::explain::render(&facts)
+                        .lines()
+                        .map(str::to_string),
+                );
+                explained.push(Explained {
+                    step: n,
+                    request: format!("{} {}", request.method, request.path),
+                    status,
+                    facts,
+                });
+                if !expect.trace.is_empty() {
                     for wanted in &expect.trace {
                         if !lines.iter().any(|l| l.contains(wanted.as_str())) {
                             fail(format!(
@@ -507,6 +533,7 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
             .unwrap_or_else(|| crate::validate::display(path)),
         failures,
         steps: scenario.steps.len(),
+        explained,
     })
 }
 
@@ -530,6 +557,8 @@ pub struct Options {
     pub junit: Option<PathBuf>,
     pub format: Format,
     pub filter: Option<String>,
+    /// Print every request's explain trace.
+    pub explain: bool,
 }
 
 /// `*.scenario.yaml` files under the paths (files named explicitly are taken as they are).
@@ -638,13 +667,31 @@ pub fn run_command(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> any
                         writeln!(out, "  {f}")?;
                     }
                 }
+                if o.explain {
+                    for e in &r.explained {
+                        writeln!(out, "  step {}: {} -> {}", e.step, e.request, e.status)?;
+                        for line in apim_exec::explain::render(&e.facts).lines() {
+                            writeln!(out, "    {line}")?;
+                        }
+                    }
+                }
             }
             writeln!(out, "{} passed, {failed} failed", reports.len() - failed)?;
         }
         Format::Json => {
             let items: Vec<Value> = reports
                 .iter()
-                .map(|r| json!({ "file": r.file, "name": r.name, "passed": r.failures.is_empty(), "failures": r.failures }))
+                .map(|r| {
+                    let mut item = json!({ "file": r.file, "name": r.name, "passed": r.failures.is_empty(), "failures": r.failures });
+                    if o.explain {
+                        item["steps"] = r
+                            .explained
+                            .iter()
+                            .map(|e| json!({ "step": e.step, "request": e.request, "status": e.status, "explain": e.facts }))
+                            .collect();
+                    }
+                    item
+                })
                 .collect();
             writeln!(
                 out,

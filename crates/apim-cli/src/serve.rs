@@ -23,6 +23,13 @@ pub enum ClockKind {
     Virtual,
 }
 
+/// How `--trace` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceFormat {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     /// The API policy of the quick form (one API).
@@ -43,6 +50,7 @@ pub struct Options {
     pub skip_unsupported: bool,
     pub clock: ClockKind,
     pub trace: bool,
+    pub trace_format: TraceFormat,
     pub style: Style,
 }
 
@@ -698,9 +706,13 @@ pub fn run(o: &Options) -> anyhow::Result<u8> {
         } else {
             (o.clone(), Vec::new(), Vec::new())
         };
-        let gateway = match prepare(&options, &mut std::io::stderr())? {
+        let mut gateway = match prepare(&options, &mut std::io::stderr())? {
             Ok(g) => g,
             Err(code) => return Ok(code),
+        };
+        gateway.trace_format = match o.trace_format {
+            TraceFormat::Text => apim_gateway::TraceFormat::Text,
+            TraceFormat::Json => apim_gateway::TraceFormat::Json,
         };
         let signal = crate::shutdown_signal();
         let shutdown = async {

@@ -292,6 +292,15 @@ impl Compiler<'_> {
         }
     }
 
+    /// The explained twin of an expression value, for the explain trace (compiled at load like every
+    /// expression; `None` for a literal).
+    pub fn explained<T>(&mut self, cv: &Cv<T>) -> Option<Arc<apim_expr::Compiled>> {
+        match cv {
+            Cv::Expr(_, src) => self.engine.compile_explained(&src.text).ok().map(Arc::new),
+            Cv::Lit(_) => None,
+        }
+    }
+
     pub fn opt<T: AttrValue>(&mut self, v: &Option<Value<T>>) -> Option<Option<Cv<T>>> {
         match v {
             Some(v) => self.value(v).map(Some),

@@ -13,7 +13,18 @@ macro_rules! note {
     };
 }
 
+/// Records an explain [`explain::Fact`] when the request is traced.
+macro_rules! fact {
+    ($ex:expr, $fact:expr) => {
+        if $ex.tracing {
+            let fact: $crate::explain::Fact = $fact;
+            $ex.facts.push(fact);
+        }
+    };
+}
+
 mod compile;
+pub mod explain;
 pub mod io;
 mod policies;
 mod run;

@@ -175,6 +175,8 @@ pub struct Outcome {
     /// The body as a stream instead (a `buffer-response="false"` reply passed through).
     pub stream: Option<crate::io::Streamed>,
     pub trace: Vec<String>,
+    /// The explain trace (empty unless traced).
+    pub facts: Vec<crate::explain::Fact>,
     /// The error that reached on-error, if any.
     pub last_error: Option<LastErrorData>,
     /// Where that error was raised (the failing policy's element).
@@ -245,6 +247,7 @@ pub struct Exchange {
     pub query: Vec<(String, String)>,
     pub info: RequestInfo,
     pub trace: Vec<String>,
+    pub facts: Vec<crate::explain::Fact>,
     pub started: Duration,
     pub section: Section,
     /// Forward attempts so far (a retried body is not replayed unless buffered).
@@ -302,6 +305,7 @@ impl Exchange {
             query: self.query.clone(),
             info: self.info.clone(),
             trace: Vec::new(),
+            facts: Vec::new(),
             started: self.started,
             section: self.section,
             forward_attempts: self.forward_attempts,
@@ -430,35 +434,113 @@ pub(crate) fn run_expr(
     rt: &Runtime,
     plan: &Plan,
 ) -> Result<apim_expr::Value, PolicyError> {
-    {
-        {
-            let ctx = ex.context(rt);
-            let env = apim_expr::Environment {
-                now_ticks: ticks(rt.clock.wall()),
-                seed: rt.seed ^ (ex.started.as_nanos() as u64),
-                missing_variable_throws: false,
-            };
-            let result = plan.engine.eval(compiled, &ctx, &env);
-            result.map_err(|e| {
-                let span = src.span_of(e.range.clone());
-                note!(
-                    ex,
-                    format!(
-                        "expression failed at bytes {}..{}: {}: {}",
-                        span.start(),
-                        span.end(),
-                        e.exception,
-                        e.message
-                    )
-                );
-                // Azure (reference 01 §7): "Expression evaluation failed. <exception text>".
-                PolicyError::new(
-                    "",
-                    "ExpressionValueEvaluationFailure",
-                    format!("Expression evaluation failed. {}", e.message),
-                )
-            })
+    let result = {
+        let ctx = ex.context(rt);
+        plan.engine.eval(compiled, &ctx, &expr_env(ex, rt))
+    };
+    result.map_err(|e| expr_failure(e, src, ex))
+}
+
+fn expr_env(ex: &Exchange, rt: &Runtime) -> apim_expr::Environment {
+    apim_expr::Environment {
+        now_ticks: ticks(rt.clock.wall()),
+        seed: rt.seed ^ (ex.started.as_nanos() as u64),
+        missing_variable_throws: false,
+    }
+}
+
+fn expr_failure(
+    e: apim_expr::EvalError,
+    src: &apim_policy::value::ExprSource,
+    ex: &mut Exchange,
+) -> PolicyError {
+    let span = src.span_of(e.range.clone());
+    note!(
+        ex,
+        format!(
+            "expression failed at bytes {}..{}: {}: {}",
+            span.start(),
+            span.end(),
+            e.exception,
+            e.message
+        )
+    );
+    // Azure (reference 01 §7): "Expression evaluation failed. <exception text>".
+    PolicyError::new(
+        "",
+        "ExpressionValueEvaluationFailure",
+        format!("Expression evaluation failed. {}", e.message),
+    )
+}
+
+/// [`eval`] of a boolean condition; while the request is traced and the condition has an explained twin
+/// (compiled at load), that twin runs instead and its value and every part's value become a
+/// [`crate::explain::Fact::Condition`].
+pub(crate) fn eval_condition(
+    cv: &Cv<bool>,
+    explained: Option<&apim_expr::Compiled>,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+    what: &str,
+) -> Result<bool, PolicyError> {
+    let (Some(explained), Cv::Expr(_, src), true) = (explained, cv, ex.tracing) else {
+        return eval(cv, ex, rt, plan, what);
+    };
+    let x = {
+        let ctx = ex.context(rt);
+        plan.engine.explain(explained, &ctx, &expr_env(ex, rt))
+    };
+    let whole = crate::explain::one_line(&src.text);
+    let mut parts: Vec<crate::explain::Part> = x
+        .steps
+        .iter()
+        .map(|step| crate::explain::Part {
+            label: step.label.to_string(),
+            source: crate::explain::one_line(src.text.get(step.range.clone()).unwrap_or_default()),
+            value: match &step.outcome {
+                apim_expr::StepOutcome::Value(v) => v.to_string(),
+                apim_expr::StepOutcome::Threw(x) => format!("(threw {x})"),
+                apim_expr::StepOutcome::NotEvaluated => "(not evaluated)".into(),
+            },
+        })
+        .collect();
+    // Each (part, value) once; not the whole expression again (it is the condition's own line).
+    let mut seen = std::collections::HashSet::new();
+    let bare = whole.trim_start_matches('@').trim();
+    let inner = bare
+        .strip_prefix(['(', '{'])
+        .and_then(|b| b.strip_suffix([')', '}']))
+        .unwrap_or(bare)
+        .trim();
+    parts.retain(|p| p.source != inner && seen.insert((p.source.clone(), p.value.clone())));
+    let value = match &x.result {
+        Ok(v) => match v.as_bool() {
+            Some(b) => b.to_string(),
+            None => v.to_text().unwrap_or_default(),
+        },
+        Err(e) => format!("threw {}: {}", e.exception, e.message),
+    };
+    fact!(
+        ex,
+        crate::explain::Fact::Condition {
+            source: whole,
+            value: value.clone(),
+            parts,
         }
+    );
+    match x.result {
+        Ok(_) => <bool as apim_policy::value::AttrValue>::parse_literal(&value).ok_or_else(|| {
+            PolicyError::new(
+                "",
+                "ExpressionValueEvaluationFailure",
+                format!(
+                    "Expression evaluation failed. The value of {what}, '{value}', is not {}.",
+                    <bool as apim_policy::value::AttrValue>::TYPE.describe()
+                ),
+            )
+        }),
+        Err(e) => Err(expr_failure(e, src, ex)),
     }
 }
 
@@ -592,6 +674,7 @@ impl Plan {
             query: parse_query(&incoming.query),
             info,
             trace: Vec::new(),
+            facts: Vec::new(),
             started,
             section: Section::Inbound,
             forward_attempts: 0,
@@ -698,6 +781,13 @@ impl Plan {
         } else {
             ex.response_stream.take()
         };
+        fact!(
+            ex,
+            crate::explain::Fact::Final {
+                status: response.status,
+                reason: response.reason.clone(),
+            }
+        );
         Outcome {
             status: response.status,
             reason: response.reason,
@@ -709,6 +799,7 @@ impl Plan {
             },
             stream,
             trace: ex.trace,
+            facts: ex.facts,
             last_error: ex.last_error,
             error_span,
             request_id: activity,

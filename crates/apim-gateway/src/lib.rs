@@ -152,7 +152,22 @@ pub struct Gateway {
     /// Values of secret named values, masked as `***` in traces and logs.
     pub secrets: Vec<String>,
     /// The traces of the last requests that asked for one (`Ocp-Apim-Trace: true`), newest last.
-    pub traces: std::sync::Mutex<std::collections::VecDeque<(String, Vec<String>)>>,
+    pub traces: std::sync::Mutex<std::collections::VecDeque<KeptTrace>>,
+    /// How `--trace` prints each request's explain trace to stderr.
+    pub trace_format: TraceFormat,
+}
+
+/// A kept trace: request id, policy step lines (secrets masked), explain facts.
+pub type KeptTrace = (String, Vec<String>, Vec<apim_exec::explain::Fact>);
+
+/// How `serve --trace` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TraceFormat {
+    /// Aligned text per request: attempts, pool choices, breakers, retry conditions, waits, final response.
+    #[default]
+    Text,
+    /// One JSON object per request (`requestId`, `method`, `path`, `status`, `explain`, `steps`).
+    Json,
 }
 
 /// How many requested traces `/_emulator/traces/{id}` keeps.
@@ -172,6 +187,7 @@ impl Gateway {
             virtual_clock,
             secrets,
             traces: Default::default(),
+            trace_format: TraceFormat::Text,
         }
     }
 
@@ -274,13 +290,13 @@ async fn read_trace(
     let traces = gw
         .traces
         .lock()
-        .map(|t| t.iter().find(|(i, _)| *i == id).cloned())
+        .map(|t| t.iter().find(|(i, _, _)| *i == id).cloned())
         .ok()
         .flatten();
     match traces {
-        Some((id, lines)) => json_response(
+        Some((id, lines, facts)) => json_response(
             StatusCode::OK,
-            serde_json::json!({ "requestId": id, "trace": lines }),
+            serde_json::json!({ "requestId": id, "trace": lines, "explain": masked_facts(&gw, &facts) }),
         ),
         None => json_response(
             StatusCode::NOT_FOUND,
@@ -533,8 +549,24 @@ async fn handle(State(gw): State<Shared>, request: axum::extract::Request) -> Re
     let outcome = plan.run(&gw.runtime, incoming).await;
     let lines: Vec<String> = outcome.trace.iter().map(|l| gw.mask(l)).collect();
     if gw.runtime.trace {
-        for line in &lines {
-            eprintln!("trace: {line}");
+        match gw.trace_format {
+            TraceFormat::Text => eprintln!(
+                "trace {method} {log_path} -> {} (request {})\n{}",
+                outcome.status,
+                outcome.request_id,
+                gw.mask(&apim_exec::explain::render(&outcome.facts))
+            ),
+            TraceFormat::Json => eprintln!(
+                "{}",
+                serde_json::json!({
+                    "requestId": outcome.request_id,
+                    "method": method.to_string(),
+                    "path": log_path,
+                    "status": outcome.status,
+                    "explain": masked_facts(&gw, &outcome.facts),
+                    "steps": lines,
+                })
+            ),
         }
     }
     tracing::info!(
@@ -556,7 +588,7 @@ async fn handle(State(gw): State<Shared>, request: axum::extract::Request) -> Re
             outcome.request_id
         ));
         if let Ok(mut traces) = gw.traces.lock() {
-            traces.push_back((outcome.request_id.clone(), lines));
+            traces.push_back((outcome.request_id.clone(), lines, outcome.facts.clone()));
             while traces.len() > KEPT_TRACES {
                 traces.pop_front();
             }
@@ -593,4 +625,10 @@ async fn handle(State(gw): State<Shared>, request: axum::extract::Request) -> Re
     response
         .body(body)
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The explain facts as JSON with secret named values masked.
+fn masked_facts(gw: &Gateway, facts: &[apim_exec::explain::Fact]) -> serde_json::Value {
+    let text = serde_json::to_string(facts).unwrap_or_else(|_| "[]".into());
+    serde_json::from_str(&gw.mask(&text)).unwrap_or_else(|_| serde_json::json!([]))
 }

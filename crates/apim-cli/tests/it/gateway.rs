@@ -315,6 +315,7 @@ fn quick_options(policy: PathBuf) -> Options {
         skip_unsupported: false,
         clock: ClockKind::Virtual,
         trace: false,
+        trace_format: apim_cli::serve::TraceFormat::Text,
         style: apim_cli::render::Style { color: false },
     }
 }
@@ -505,6 +506,10 @@ async fn the_trace_header_returns_a_trace_with_secret_named_values_masked() {
         text.contains("trace [verbose] demo: key is *** for payments"),
         "{text}"
     );
+    // The explain facts come along, secrets masked too.
+    let explain = trace["explain"].as_array().expect("explain facts");
+    assert_eq!(explain.last().expect("a final fact")["fact"], "final");
+    assert!(!trace["explain"].to_string().contains("s3cr3t-value"));
     assert!(!text.contains("s3cr3t-value"), "{text}");
     // The backend still gets the real value.
     assert!(backend.received().iter().all(|r| {

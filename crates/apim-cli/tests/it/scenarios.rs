@@ -7,18 +7,20 @@ use std::path::PathBuf;
 use crate::root;
 
 fn run(paths: Vec<PathBuf>) -> (u8, String, String) {
+    run_with(paths, |_| {})
+}
+
+fn run_with(paths: Vec<PathBuf>, configure: impl FnOnce(&mut Options)) -> (u8, String, String) {
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = scenario::run_command(
-        &Options {
-            paths,
-            junit: None,
-            format: Format::Human,
-            filter: None,
-        },
-        &mut out,
-        &mut err,
-    )
-    .expect("the runner runs");
+    let mut options = Options {
+        paths,
+        junit: None,
+        format: Format::Human,
+        filter: None,
+        explain: false,
+    };
+    configure(&mut options);
+    let code = scenario::run_command(&options, &mut out, &mut err).expect("the runner runs");
     (
         code,
         String::from_utf8_lossy(&out).into_owned(),
@@ -144,4 +146,65 @@ fn the_json_schema_covers_the_scenario_format() {
             );
         }
     }
+}
+
+#[test]
+fn explain_prints_every_attempt_of_the_seed_failover() {
+    let (code, out, _) = run_with(
+        vec![root().join("tests/scenarios/seed-failover/throttled-primary.scenario.yaml")],
+        |o| o.explain = true,
+    );
+    assert_eq!(code, 0, "{out}");
+    insta::assert_snapshot!("explain_seed_failover", out);
+}
+
+#[test]
+fn explain_as_json_has_the_facts_of_each_attempt() {
+    let (code, out, _) = run_with(
+        vec![root().join("tests/scenarios/seed-failover/throttled-primary.scenario.yaml")],
+        |o| {
+            o.explain = true;
+            o.format = Format::Json;
+        },
+    );
+    assert_eq!(code, 0, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("one JSON report");
+    let facts = report["scenarios"][0]["steps"][0]["explain"]
+        .as_array()
+        .expect("the first request's facts")
+        .clone();
+    let of = |kind: &str| -> Vec<&serde_json::Value> {
+        facts.iter().filter(|f| f["fact"] == kind).collect()
+    };
+    let pools = of("pool");
+    assert_eq!(pools.len(), 2, "one choice per attempt");
+    assert_eq!(pools[0]["chosen"], "foundry-primary");
+    assert_eq!(pools[0]["group"], 1);
+    assert_eq!(pools[1]["chosen"], "foundry-backup");
+    assert_eq!(pools[1]["group"], 2);
+    let primary = &pools[1]["members"][0];
+    assert_eq!(primary["backend"], "foundry-primary");
+    assert_eq!(primary["available"], false);
+    assert_eq!(primary["open_for_ms"], 60_000);
+    assert_eq!(primary["tripped_by"], "429");
+    let tripped = of("breaker");
+    assert_eq!(tripped[0]["transition"], "tripped");
+    assert_eq!(tripped[0]["by_retry_after"], true);
+    assert_eq!(tripped[0]["rule"], "foundry-primary-breaker");
+    let conditions = of("condition");
+    assert_eq!(conditions[0]["value"], "true");
+    assert!(
+        conditions[0]["parts"]
+            .as_array()
+            .expect("parts")
+            .iter()
+            .any(|p| p["source"] == "context.Response.StatusCode" && p["value"] == "429")
+    );
+    assert_eq!(conditions[1]["value"], "false");
+    assert_eq!(of("wait")[0]["wait_ms"], 0);
+    assert_eq!(of("wait")[0]["why"], "first-fast-retry");
+    assert_eq!(of("final")[0]["status"], 200);
+    // The wait the retry computes shows up as time between attempts on the virtual clock.
+    let attempts = of("attempt");
+    assert_eq!(attempts.len(), 2);
 }

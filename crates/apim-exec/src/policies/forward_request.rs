@@ -110,6 +110,13 @@ pub(crate) async fn run(
     ex.forward_attempts += 1;
     let now = rt.clock.now();
     let backends = &rt.backends;
+    fact!(
+        ex,
+        crate::explain::Fact::Attempt {
+            attempt: ex.forward_attempts,
+            at_ms: now.saturating_sub(ex.started).as_millis() as u64,
+        }
+    );
     // The backend entity this attempt goes to (a pool picks a member now).
     let (base, entity) = match ex.target.clone() {
         Target::Url(u) => (u, None),
@@ -134,14 +141,33 @@ pub(crate) async fn run(
             let member = match &backend.kind {
                 BackendKind::Single(_) => backend.name.clone(),
                 BackendKind::Pool(pool) => {
+                    let members = ex.tracing.then(|| pool_members(backends, pool, now));
                     let picked = {
                         let mut balancers = backends.balancers.lock();
                         let balancer = balancers
                             .entry(backend.name.to_ascii_lowercase())
                             .or_insert_with(|| apim_backend::balancer::Balancer::new(pool));
-                        balancer.pick(pool, |m| !backends.is_open(&m.backend, now))
+                        balancer.choose(pool, |m| !backends.is_open(&m.backend, now))
                     };
-                    match picked {
+                    if let Some(members) = members {
+                        let unavailable = picked.is_none().then(|| {
+                            apim_backend::balancer::unavailable(&backend.name, pool, "").status
+                        });
+                        fact!(
+                            ex,
+                            crate::explain::Fact::Pool {
+                                pool: backend.name.clone(),
+                                members,
+                                group: picked.as_ref().map(|c| c.group),
+                                how: picked.as_ref().map(|c| describe_choice(pool, c)),
+                                chosen: picked
+                                    .as_ref()
+                                    .map(|c| pool.members[c.index].backend.clone()),
+                                unavailable,
+                            }
+                        );
+                    }
+                    match picked.map(|c| c.index) {
                         Some(i) => {
                             let m = &pool.members[i];
                             note!(
@@ -190,6 +216,13 @@ pub(crate) async fn run(
                 note!(
                     ex,
                     format!("backend {member}: circuit breaker open, {status} without calling it")
+                );
+                fact!(
+                    ex,
+                    crate::explain::Fact::BreakerOpen {
+                        backend: member.clone(),
+                        status,
+                    }
                 );
                 return Err(unavailable(
                     status,
@@ -261,6 +294,7 @@ pub(crate) async fn run(
     headers.retain(|(n, _)| !n.eq_ignore_ascii_case("x-forwarded-for"));
     headers.push(("X-Forwarded-For".into(), forwarded.join(", ")));
     let mut body = ex.request_body.as_ref().and_then(BodyHandle::outgoing);
+    let mut body_dropped = false;
     if ex.forward_attempts > 1 && !buffered && body.as_deref().is_some_and(|b| !b.is_empty()) {
         // Azure: the body stream was consumed by the first attempt; without buffer-request-body it is not
         // replayed (reference 02 forward-request, observed).
@@ -272,8 +306,18 @@ pub(crate) async fn run(
             )
         );
         body = None;
+        body_dropped = true;
     }
     let backend_name = entity.as_ref().map(|(n, _)| n.clone());
+    fact!(
+        ex,
+        crate::explain::Fact::Send {
+            method: ex.request.method.clone(),
+            url: url.clone(),
+            backend: backend_name.clone(),
+            body_dropped,
+        }
+    );
     note!(
         ex,
         format!(
@@ -313,11 +357,15 @@ pub(crate) async fn run(
     let now = rt.clock.now();
     let record = |outcome: Outcome, ex: &mut Exchange| {
         if let Some(name) = &backend_name {
-            let events = {
+            let (events, rule, cause) = {
                 let mut breakers = backends.breakers.lock();
                 match breakers.get_mut(&name.to_ascii_lowercase()) {
-                    Some(b) => b.record(now, &outcome),
-                    None => Vec::new(),
+                    Some(b) => (
+                        b.record(now, &outcome),
+                        Some(b.rule().name.clone()),
+                        b.tripped_by(),
+                    ),
+                    None => (Vec::new(), None, None),
                 }
             };
             for e in events {
@@ -341,6 +389,34 @@ pub(crate) async fn run(
                     ),
                     Event::Closed { .. } => note!(ex, format!("circuit breaker {name}: closed")),
                 }
+                fact!(
+                    ex,
+                    match &e {
+                        Event::Tripped {
+                            until,
+                            failures,
+                            by_retry_after,
+                            ..
+                        } => crate::explain::Fact::Breaker {
+                            backend: name.clone(),
+                            transition: "tripped",
+                            rule: rule.clone(),
+                            cause: cause.clone(),
+                            failures: Some(*failures),
+                            open_for_ms: Some(until.saturating_sub(now).as_millis() as u64),
+                            by_retry_after: *by_retry_after,
+                        },
+                        Event::Closed { .. } => crate::explain::Fact::Breaker {
+                            backend: name.clone(),
+                            transition: "closed",
+                            rule: rule.clone(),
+                            cause: None,
+                            failures: None,
+                            open_for_ms: None,
+                            by_retry_after: false,
+                        },
+                    }
+                );
                 backends.events.lock().push((name.clone(), e));
             }
         }
@@ -352,6 +428,18 @@ pub(crate) async fn run(
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case("retry-after"))
                 .and_then(|(_, v)| parse_retry_after(v, rt.clock.wall()));
+            fact!(
+                ex,
+                crate::explain::Fact::Response {
+                    status: resp.status,
+                    reason: if resp.reason.is_empty() {
+                        crate::run::reason_phrase(resp.status).to_string()
+                    } else {
+                        resp.reason.clone()
+                    },
+                    retry_after_ms: retry_after.map(|d| d.as_millis() as u64),
+                }
+            );
             record(
                 Outcome::Response {
                     status: resp.status,
@@ -394,6 +482,13 @@ pub(crate) async fn run(
             Ok(Flow::Continue)
         }
         Err(UpstreamError::Timeout) => {
+            fact!(
+                ex,
+                crate::explain::Fact::NoResponse {
+                    reason: "Timeout".into(),
+                    message: "Request to the backend service timed out".into(),
+                }
+            );
             record(
                 Outcome::Error {
                     reason: "Timeout".into(),
@@ -407,6 +502,13 @@ pub(crate) async fn run(
             ))
         }
         Err(UpstreamError::Connection(m)) => {
+            fact!(
+                ex,
+                crate::explain::Fact::NoResponse {
+                    reason: "BackendConnectionFailure".into(),
+                    message: m.clone(),
+                }
+            );
             record(
                 Outcome::Error {
                     reason: "BackendConnectionFailure".into(),
@@ -419,5 +521,52 @@ pub(crate) async fn run(
                 m,
             ))
         }
+    }
+}
+
+/// The pool's members as the balancer sees them now (for the explain trace).
+fn pool_members(
+    backends: &crate::run::Backends,
+    pool: &apim_backend::Pool,
+    now: Duration,
+) -> Vec<crate::explain::Member> {
+    let breakers = backends.breakers.lock();
+    pool.members
+        .iter()
+        .map(|m| {
+            let breaker = breakers.get(&m.backend.to_ascii_lowercase());
+            let open_for_ms = breaker.and_then(|b| match b.state(now) {
+                apim_backend::breaker::State::Open { until } => {
+                    Some(until.saturating_sub(now).as_millis() as u64)
+                }
+                apim_backend::breaker::State::Closed => None,
+            });
+            crate::explain::Member {
+                backend: m.backend.clone(),
+                priority: m.priority,
+                weight: u32::from(m.weight),
+                available: open_for_ms.is_none(),
+                open_for_ms,
+                rule: open_for_ms.and(breaker).map(|b| b.rule().name.clone()),
+                tripped_by: open_for_ms.and(breaker).and_then(|b| b.tripped_by()),
+            }
+        })
+        .collect()
+}
+
+/// `round-robin position 2 of 3` or the weighted credits.
+fn describe_choice(pool: &apim_backend::Pool, c: &apim_backend::balancer::Choice) -> String {
+    match &c.how {
+        apim_backend::balancer::How::RoundRobin { position, of } => {
+            format!("round-robin (equal weights): position {position} of {of}")
+        }
+        apim_backend::balancer::How::Weighted { total, credits } => format!(
+            "weighted (smooth round-robin): credits {}; the highest pays {total}",
+            credits
+                .iter()
+                .map(|(i, credit)| format!("{} {credit}", pool.members[*i].backend))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }

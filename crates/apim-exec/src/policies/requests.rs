@@ -294,6 +294,7 @@ pub(crate) async fn run_wait(
     };
     for view in &views {
         ex.trace.extend(view.trace.iter().cloned());
+        ex.facts.extend(view.facts.iter().cloned());
     }
     note!(
         ex,

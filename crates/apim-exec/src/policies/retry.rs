@@ -7,6 +7,7 @@
 //! An error in a child sets `context.LastError`; the condition decides whether to retry (Microsoft's toolkit
 //! does the same; UNVERIFIED in the docs) or the error goes on to on-error.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use apim_expr::LastErrorData;
@@ -15,10 +16,12 @@ use apim_policy::value::Seconds;
 
 use crate::Plan;
 use crate::compile::{Compiler, Cv, Step};
-use crate::run::{Exchange, Flow, PolicyError, Runtime, eval, run_steps};
+use crate::run::{Exchange, Flow, PolicyError, Runtime, eval, eval_condition, run_steps};
 
 pub struct Retry {
     condition: Cv<bool>,
+    /// The condition compiled for the explain trace.
+    condition_explained: Option<Arc<apim_expr::Compiled>>,
     count: Cv<i64>,
     interval: Cv<Seconds>,
     max_interval: Option<Cv<Seconds>>,
@@ -28,8 +31,10 @@ pub struct Retry {
 }
 
 pub(crate) fn compile(c: &mut Compiler, p: &ast::Retry, path: &str) -> Option<Retry> {
+    let condition = c.value(&p.condition)?;
     Some(Retry {
-        condition: c.value(&p.condition)?,
+        condition_explained: c.explained(&condition),
+        condition,
         count: c.value(&p.count)?,
         interval: c.value(&p.interval)?,
         max_interval: c.opt(&p.max_interval)?,
@@ -112,9 +117,28 @@ pub(crate) async fn run(
                 Some(e)
             }
         };
-        let again = retries < count && eval(&p.condition, ex, rt, plan, "condition")?;
+        let again = retries < count
+            && eval_condition(
+                &p.condition,
+                p.condition_explained.as_deref(),
+                ex,
+                rt,
+                plan,
+                "condition",
+            )?;
         if !again {
             note!(ex, format!("retry: done after {} attempt(s)", retries + 1));
+            fact!(
+                ex,
+                crate::explain::Fact::RetryDone {
+                    attempts: retries + 1,
+                    reason: if retries >= count {
+                        format!("all {count} retries used")
+                    } else {
+                        "the condition is false".into()
+                    },
+                }
+            );
             return match failure {
                 Some(e) => Err(e),
                 None => Ok(Flow::Continue),
@@ -132,6 +156,26 @@ pub(crate) async fn run(
         note!(
             ex,
             format!("retry: attempt {} after {:?}", retries + 1, pause)
+        );
+        fact!(
+            ex,
+            crate::explain::Fact::Wait {
+                next_attempt: retries + 1,
+                wait_ms: pause.as_millis() as u64,
+                why: if fast && retries == 1 {
+                    "first-fast-retry".into()
+                } else {
+                    match (delta, max) {
+                        (Some(d), Some(m)) => format!(
+                            "interval {interval}s, delta {d}s, max-interval {m}s, retry {retries}"
+                        ),
+                        (Some(d), None) => {
+                            format!("interval {interval}s + delta {d}s × {}", retries - 1)
+                        }
+                        _ => format!("interval {interval}s"),
+                    }
+                },
+            }
         );
         rt.clock.sleep(pause).await;
     }
