@@ -55,6 +55,31 @@ enum Command {
     /// limit).
     #[command(after_help = MOCK_EXAMPLES)]
     Mock(MockArgs),
+    /// Check that a gateway or mock answers (for container healthchecks): GET URL, exit 0 on a 2xx answer.
+    #[command(after_help = HEALTH_EXAMPLES)]
+    Health(HealthArgs),
+}
+
+const HEALTH_EXAMPLES: &str = "\
+Examples:
+  apim-emu health
+  apim-emu health http://127.0.0.1:8081/health
+
+The gateway answers GET /status-0123456789abcdef (the self-hosted gateway's health path), a mock GET /health.
+Exit status: 0 a 2xx answer, 1 another answer, no answer, or no answer within --timeout.";
+
+#[derive(Debug, clap::Args)]
+struct HealthArgs {
+    /// What to GET.
+    #[arg(
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8080/status-0123456789abcdef"
+    )]
+    url: String,
+
+    /// Seconds to wait for the answer.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+    timeout: u64,
 }
 
 const MOCK_EXAMPLES: &str = "\
@@ -424,6 +449,7 @@ pub fn run(cli: Cli) -> ExitCode {
             },
             &mut std::io::stdout(),
         ),
+        Command::Health(args) => crate::mock::health(&args.url, args.timeout),
         Command::Eval(args) => eval::run(
             &eval::Options {
                 expression: args.expression,

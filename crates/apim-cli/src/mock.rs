@@ -276,6 +276,30 @@ pub fn run(o: &Options, out: &mut dyn Write) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// `apim-emu health URL`: 0 when a GET answers 2xx within `timeout` seconds, 1 otherwise (said on stderr).
+pub fn health(url: &str, timeout: u64) -> anyhow::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(timeout.max(1)))
+        .build()
+        .context("cannot create the HTTP client")?;
+    let answer = runtime.block_on(async { client.get(url).send().await });
+    match answer {
+        Ok(r) if r.status().is_success() => Ok(0),
+        Ok(r) => {
+            eprintln!("apim-emu: {url} answered {}", r.status());
+            Ok(1)
+        }
+        Err(e) => {
+            eprintln!("apim-emu: no answer from {url}: {e}");
+            Ok(1)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,10 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 /// A running `apim-emu`; killed when dropped.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     /// Stdout up to the last line waited for.
-    out: Vec<String>,
+    pub(crate) out: Vec<String>,
 }
 
 impl Drop for Running {
@@ -19,7 +19,7 @@ impl Drop for Running {
 }
 
 /// Starts `apim-emu ARGS` and reads stdout until `count` lines contain `marker`.
-fn start(args: &[&str], marker: &str, count: usize) -> Running {
+pub(crate) fn start(args: &[&str], marker: &str, count: usize) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_apim-emu"))
         .args(args)
         .env("RUST_LOG", "off")
@@ -48,7 +48,7 @@ fn start(args: &[&str], marker: &str, count: usize) -> Running {
     Running { child, out }
 }
 
-fn urls(lines: &[String], marker: &str) -> Vec<String> {
+pub(crate) fn urls(lines: &[String], marker: &str) -> Vec<String> {
     lines
         .iter()
         .filter(|l| l.contains(marker))
@@ -64,7 +64,7 @@ fn urls(lines: &[String], marker: &str) -> Vec<String> {
 
 /// Sends SIGTERM and checks the process exits 0.
 #[cfg(unix)]
-fn terminate(mut running: Running) {
+pub(crate) fn terminate(mut running: Running) {
     let status = Command::new("kill")
         .args(["-TERM", &running.child.id().to_string()])
         .status()
@@ -74,7 +74,7 @@ fn terminate(mut running: Running) {
     assert_eq!(exit.code(), Some(0), "clean shutdown on SIGTERM");
 }
 
-async fn chat(client: &reqwest::Client, gateway: &str) -> (u16, String) {
+pub(crate) async fn chat(client: &reqwest::Client, gateway: &str) -> (u16, String) {
     let r = client
         .post(format!(
             "{gateway}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"

@@ -3,6 +3,7 @@
 
 mod backends;
 mod cli;
+mod compose;
 mod corpus;
 mod demo;
 mod explain;
