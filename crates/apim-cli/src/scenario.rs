@@ -75,6 +75,19 @@ pub struct Answer {
     pub delay: Option<String>,
     /// `refused`, `reset` or `timeout` instead of a response.
     pub fail: Option<String>,
+    /// An Azure-OpenAI-shaped body generated from the request (instead of `body`): chat completions,
+    /// completions or embeddings by path, `usage` token counts, SSE when the request has `"stream": true`,
+    /// 404 for a deployment not listed.
+    pub openai: Option<OpenAiAnswer>,
+}
+
+#[derive(Debug, Deserialize, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAiAnswer {
+    /// The assistant's reply (default: `Hello from BACKEND.`).
+    pub content: Option<String>,
+    /// The deployments the backend serves (default: any).
+    pub deployments: Option<Vec<String>>,
 }
 
 fn ok() -> u16 {
@@ -202,6 +215,37 @@ impl Upstream for Scripted {
                 None => {}
             }
             let mut headers: Vec<(String, String)> = a.headers.into_iter().collect();
+            let mut status = a.status;
+            if let Some(openai) = &a.openai {
+                let path = url::Url::parse(&request.url)
+                    .map(|u| u.path().to_string())
+                    .unwrap_or_default();
+                let reply = openai
+                    .content
+                    .clone()
+                    .unwrap_or_else(|| format!("Hello from {key}."));
+                let n = self.log.lock().expect("log").len();
+                let generated = apim_gateway::mock::generate(
+                    &path,
+                    request.body.as_deref().unwrap_or_default().as_bytes(),
+                    &reply,
+                    openai.deployments.as_deref(),
+                    &format!("chatcmpl-apimemu{n}"),
+                    0,
+                );
+                if status == 200 {
+                    status = generated.status;
+                }
+                headers.push(("Content-Type".into(), generated.content_type.into()));
+                headers.push(("x-ms-region".into(), key.clone()));
+                return Ok(UpstreamResponse {
+                    status,
+                    reason: String::new(),
+                    headers,
+                    body: Some(generated.body),
+                    stream: None,
+                });
+            }
             let body = match a.body {
                 Some(Value::String(s)) => Some(s),
                 Some(v) => {
@@ -216,7 +260,7 @@ impl Upstream for Scripted {
                 None => None,
             };
             Ok(UpstreamResponse {
-                status: a.status,
+                status,
                 reason: String::new(),
                 headers,
                 body,
@@ -273,6 +317,21 @@ pub fn read(path: &Path) -> Result<Scenario, String> {
 
 /// Runs one scenario.
 pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
+    for (backend, script) in &scenario.backends {
+        let answers: Vec<&Answer> = match script {
+            Script::List(l) => l.iter().collect(),
+            Script::Full { responses, default } => responses.iter().chain(default).collect(),
+        };
+        if answers
+            .iter()
+            .any(|a| a.body.is_some() && a.openai.is_some())
+        {
+            anyhow::bail!(
+                "{}: backend `{backend}`: an answer has both `body` and `openai`; give one",
+                path.display()
+            );
+        }
+    }
     let dir = path.parent().unwrap_or(Path::new("."));
     let rel = |p: &String| dir.join(p);
     let spec = &scenario.service;

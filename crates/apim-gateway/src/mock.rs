@@ -196,57 +196,30 @@ async fn answer(
             }
         }
     }
-    let path = uri.path();
-    let kind = if path.ends_with("/chat/completions") {
-        "chat"
-    } else if path.ends_with("/embeddings") {
-        "embeddings"
-    } else if path.ends_with("/completions") {
-        "completions"
-    } else {
-        return azure_error(StatusCode::NOT_FOUND, "404", "Resource not found");
-    };
-    // Azure: /openai/deployments/{deployment}/…; OpenAI: the model in the body.
-    let request: serde_json::Value =
-        serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
-    let deployment = path
-        .split("/deployments/")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .map(str::to_string)
-        .or_else(|| {
-            request
-                .get("model")
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| "gpt-4o-mini".into());
-    if let Some(known) = &config.deployments
-        && !known.contains(&deployment)
-    {
-        return azure_error(
-            StatusCode::NOT_FOUND,
-            "DeploymentNotFound",
-            "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.",
-        );
-    }
-    let prompt_text = request.to_string();
-    let prompt_tokens = estimate_tokens(&prompt_text);
     let reply = format!(
         "Hello from {}.",
         config.region.clone().unwrap_or_else(|| config.name.clone())
     );
-    let completion_tokens = if kind == "embeddings" {
-        0
-    } else {
-        estimate_tokens(&reply)
-    };
-    if let Some(tpm) = config.tokens_per_minute {
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let generated = generate(
+        uri.path(),
+        body,
+        &reply,
+        config.deployments.as_deref(),
+        &format!("chatcmpl-apimemu{n}"),
+        created,
+    );
+    if generated.status == 200
+        && let Some(tpm) = config.tokens_per_minute
+    {
         let mut w = state.window.lock().unwrap_or_else(|e| e.into_inner());
         if w.0.elapsed() >= Duration::from_secs(60) {
             *w = (Instant::now(), 0);
         }
-        if w.1 + prompt_tokens + completion_tokens > tpm {
+        if w.1 + generated.tokens > tpm {
             let wait = 60u64.saturating_sub(w.0.elapsed().as_secs()).max(1);
             let mut r = azure_error(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -261,21 +234,122 @@ async fn answer(
                 .insert("x-ratelimit-remaining-tokens", "0".parse().expect("digits"));
             return r;
         }
-        w.1 += prompt_tokens + completion_tokens;
+        w.1 += generated.tokens;
     }
-    let usage = serde_json::json!({ "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens });
-    let created = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let id = format!("chatcmpl-apimemu{n}");
+    let status = StatusCode::from_u16(generated.status).unwrap_or(StatusCode::OK);
+    if generated.stream {
+        // One chunk per event, as a real backend sends them.
+        let events: Vec<String> = generated
+            .body
+            .split_inclusive("\n\n")
+            .map(str::to_string)
+            .collect();
+        let stream = futures::stream::iter(
+            events
+                .into_iter()
+                .map(|e| Ok::<Vec<u8>, std::io::Error>(e.into_bytes())),
+        );
+        return Response::builder()
+            .status(status)
+            .header("content-type", generated.content_type)
+            .body(axum::body::Body::from_stream(stream))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    (
+        status,
+        [("content-type", generated.content_type)],
+        generated.body,
+    )
+        .into_response()
+}
+
+/// An Azure-OpenAI-shaped answer to a request, computed without I/O (the mock server and scenario scripts
+/// share it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    /// Server-sent events (the request had `"stream": true`).
+    pub stream: bool,
+    /// Prompt + completion tokens (what a tokens-per-minute limit counts).
+    pub tokens: u64,
+}
+
+fn error_body(code: &str, message: &str) -> String {
+    serde_json::json!({ "error": { "code": code, "message": message } }).to_string()
+}
+
+/// The answer to `path` with request `body`: chat completions (`…/chat/completions`), completions
+/// (`…/completions`) or embeddings (`…/embeddings`), with `usage` counted at about four characters per token;
+/// SSE chunks when the body has `"stream": true`; 404 for other paths and for deployments not in `deployments`.
+/// The deployment is the path's `/deployments/{name}/` (Azure) or the body's `model` (OpenAI).
+pub fn generate(
+    path: &str,
+    body: &[u8],
+    reply: &str,
+    deployments: Option<&[String]>,
+    id: &str,
+    created: u64,
+) -> Generated {
+    let not_found = |code: &str, message: &str| Generated {
+        status: 404,
+        content_type: "application/json",
+        body: error_body(code, message),
+        stream: false,
+        tokens: 0,
+    };
+    let kind = if path.ends_with("/chat/completions") {
+        "chat"
+    } else if path.ends_with("/embeddings") {
+        "embeddings"
+    } else if path.ends_with("/completions") {
+        "completions"
+    } else {
+        return not_found("404", "Resource not found");
+    };
+    let request: serde_json::Value =
+        serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+    let deployment = path
+        .split("/deployments/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .map(str::to_string)
+        .or_else(|| {
+            request
+                .get("model")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "gpt-4o-mini".into());
+    if let Some(known) = deployments
+        && !known.contains(&deployment)
+    {
+        return not_found(
+            "DeploymentNotFound",
+            "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.",
+        );
+    }
+    let prompt_tokens = estimate_tokens(&request.to_string());
+    let completion_tokens = if kind == "embeddings" {
+        0
+    } else {
+        estimate_tokens(reply)
+    };
+    let tokens = prompt_tokens + completion_tokens;
+    let usage = serde_json::json!({ "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": tokens });
+    let json = |body: serde_json::Value| Generated {
+        status: 200,
+        content_type: "application/json",
+        body: body.to_string(),
+        stream: false,
+        tokens,
+    };
     match kind {
-        "embeddings" => (
-            StatusCode::OK,
-            [("content-type", "application/json")],
-            serde_json::json!({ "object": "list", "model": deployment, "data": [ { "object": "embedding", "index": 0, "embedding": [0.0023, -0.0091, 0.0144] } ], "usage": { "prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens } }).to_string(),
-        )
-            .into_response(),
+        "embeddings" => json(serde_json::json!({
+            "object": "list", "model": deployment,
+            "data": [ { "object": "embedding", "index": 0, "embedding": [0.0023, -0.0091, 0.0144] } ],
+            "usage": { "prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens } })),
         _ if request.get("stream").and_then(|s| s.as_bool()) == Some(true) => {
             let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
                 format!(
@@ -284,33 +358,32 @@ async fn answer(
                         "choices": [ { "index": 0, "delta": delta, "finish_reason": finish } ] })
                 )
             };
-            let mut events = vec![chunk(serde_json::json!({ "role": "assistant", "content": "" }), serde_json::Value::Null)];
+            let mut events = chunk(
+                serde_json::json!({ "role": "assistant", "content": "" }),
+                serde_json::Value::Null,
+            );
             for word in reply.split_inclusive(' ') {
-                events.push(chunk(serde_json::json!({ "content": word }), serde_json::Value::Null));
+                events.push_str(&chunk(
+                    serde_json::json!({ "content": word }),
+                    serde_json::Value::Null,
+                ));
             }
-            events.push(chunk(serde_json::json!({}), serde_json::json!("stop")));
-            events.push("data: [DONE]\n\n".to_string());
-            let stream = futures::stream::iter(events.into_iter().map(|e| Ok::<Vec<u8>, std::io::Error>(e.into_bytes())));
-            Response::builder()
-                .status(StatusCode::OK)
-                .header("content-type", "text/event-stream")
-                .body(axum::body::Body::from_stream(stream))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+            events.push_str(&chunk(serde_json::json!({}), serde_json::json!("stop")));
+            events.push_str("data: [DONE]\n\n");
+            Generated {
+                status: 200,
+                content_type: "text/event-stream",
+                body: events,
+                stream: true,
+                tokens,
+            }
         }
-        "completions" => (
-            StatusCode::OK,
-            [("content-type", "application/json")],
-            serde_json::json!({ "id": id, "object": "text_completion", "created": created, "model": deployment,
-                "choices": [ { "index": 0, "text": reply, "finish_reason": "stop" } ], "usage": usage }).to_string(),
-        )
-            .into_response(),
-        _ => (
-            StatusCode::OK,
-            [("content-type", "application/json")],
-            serde_json::json!({ "id": id, "object": "chat.completion", "created": created, "model": deployment,
-                "choices": [ { "index": 0, "message": { "role": "assistant", "content": reply }, "finish_reason": "stop" } ],
-                "usage": usage }).to_string(),
-        )
-            .into_response(),
+        "completions" => json(serde_json::json!({
+            "id": id, "object": "text_completion", "created": created, "model": deployment,
+            "choices": [ { "index": 0, "text": reply, "finish_reason": "stop" } ], "usage": usage })),
+        _ => json(serde_json::json!({
+            "id": id, "object": "chat.completion", "created": created, "model": deployment,
+            "choices": [ { "index": 0, "message": { "role": "assistant", "content": reply }, "finish_reason": "stop" } ],
+            "usage": usage })),
     }
 }

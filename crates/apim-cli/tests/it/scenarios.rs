@@ -208,3 +208,22 @@ fn explain_as_json_has_the_facts_of_each_attempt() {
     let attempts = of("attempt");
     assert_eq!(attempts.len(), 2);
 }
+
+#[test]
+fn an_answer_with_both_body_and_openai_is_an_invalid_scenario() {
+    let dir = std::env::temp_dir().join(format!("apim-emu-scn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("both.scenario.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "service: {{ policy: {}, api_path: x }}\nbackends:\n  h: [ {{ body: x, openai: {{}} }} ]\nsteps: []\n",
+            root().join("policies/foundry-failover/api.xml").display()
+        ),
+    )
+    .expect("write");
+    let (code, _, err) = run(vec![file]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("both `body` and `openai`"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
