@@ -248,6 +248,12 @@ struct ServeArgs {
     #[arg(long)]
     trace: bool,
 
+    /// Reload policies, templates, parameters, named values and fragments when their files change, keeping
+    /// breaker state; an edit with errors is reported as `validate` reports it and the last good configuration
+    /// keeps serving.
+    #[arg(long)]
+    watch: bool,
+
     /// How --trace prints: aligned `text`, or one `json` object per request.
     #[arg(long, value_enum, default_value_t = serve::TraceFormat::Text, requires = "trace")]
     trace_format: serve::TraceFormat,
@@ -429,6 +435,7 @@ pub fn run(cli: Cli) -> ExitCode {
             clock: args.clock,
             trace: args.trace,
             trace_format: args.trace_format,
+            watch: args.watch,
             style: render::Style { color },
         }),
         Command::Backends(args) => backends::run(

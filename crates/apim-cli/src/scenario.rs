@@ -372,6 +372,7 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
         clock: crate::serve::ClockKind::Virtual,
         trace: false,
         trace_format: crate::serve::TraceFormat::Text,
+        watch: false,
         style: crate::render::Style { color: false },
     };
     let clock = Arc::new(VirtualClock::default());

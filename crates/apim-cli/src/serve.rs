@@ -51,6 +51,8 @@ pub struct Options {
     pub clock: ClockKind,
     pub trace: bool,
     pub trace_format: TraceFormat,
+    /// Reload policies, templates and named values when their files change.
+    pub watch: bool,
     pub style: Style,
 }
 
@@ -702,6 +704,11 @@ pub fn run(o: &Options) -> anyhow::Result<u8> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let (options, _mocks, banner) = if o.policy.is_none() && o.service.is_empty() {
+            if o.watch {
+                anyhow::bail!(
+                    "--watch needs --policy FILE or --service FILE (the built-in demo has no files to watch)"
+                );
+            }
             demo(o).await?
         } else {
             (o.clone(), Vec::new(), Vec::new())
@@ -714,13 +721,28 @@ pub fn run(o: &Options) -> anyhow::Result<u8> {
             TraceFormat::Text => apim_gateway::TraceFormat::Text,
             TraceFormat::Json => apim_gateway::TraceFormat::Json,
         };
+        let live = apim_gateway::Live::new(Arc::new(gateway));
+        let watched = if o.watch {
+            let files = watched_files(&options);
+            let count = files.len();
+            tokio::spawn(watch(options.clone(), files, live.clone()));
+            Some(count)
+        } else {
+            None
+        };
         let signal = crate::shutdown_signal();
         let shutdown = async {
             signal.await;
             eprintln!("apim-emu: shutting down");
         };
-        apim_gateway::serve(Arc::new(gateway), o.listen, shutdown, |addr| {
+        apim_gateway::serve(live, o.listen, shutdown, |addr| {
             let mut out = std::io::stdout().lock();
+            if let Some(count) = watched {
+                let _ = writeln!(
+                    out,
+                    "watching {count} file(s) for changes; an edit with errors keeps the last good configuration serving"
+                );
+            }
             for line in &banner {
                 let _ = writeln!(out, "{line}");
             }
@@ -749,4 +771,163 @@ pub fn run(o: &Options) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot listen on {}", o.listen))?;
         Ok(0)
     })
+}
+
+/// The files a configuration is read from (folders walked), for `--watch`.
+pub fn watched_files(o: &Options) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = Vec::new();
+    roots.extend(o.policy.iter().cloned());
+    roots.extend(o.global_policy.iter().cloned());
+    roots.extend(o.service.iter().cloned());
+    roots.extend(o.backends.iter().cloned());
+    roots.extend(o.parameter_files.iter().cloned());
+    roots.extend(o.named_value_files.iter().cloned());
+    roots.extend(o.fragments.iter().cloned());
+    let mut files = Vec::new();
+    for root in roots {
+        if crate::embedded::file(&root).is_some() {
+            continue;
+        }
+        if root.is_dir() {
+            files.extend(
+                walkdir::WalkDir::new(&root)
+                    .sort_by_file_name()
+                    .into_iter()
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_file())
+                    .map(|e| e.into_path()),
+            );
+        } else {
+            files.push(root);
+        }
+    }
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// A hash of each file's contents (`None`: unreadable or missing).
+fn fingerprint(files: &[PathBuf]) -> Vec<Option<u64>> {
+    use std::hash::{Hash, Hasher};
+    files
+        .iter()
+        .map(|f| {
+            std::fs::read(f).ok().map(|bytes| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                bytes.hash(&mut h);
+                h.finish()
+            })
+        })
+        .collect()
+}
+
+/// `--watch`: polls the files' contents every 300 ms (polling works the same on every platform and on container
+/// bind mounts); on a change, loads the whole configuration again and swaps it in with the breaker, balancer,
+/// cache and token state carried over. An edit with errors is reported as `validate` reports it and the last
+/// good configuration keeps serving.
+async fn watch(o: Options, mut files: Vec<PathBuf>, live: Arc<apim_gateway::Live>) {
+    let mut last = {
+        let f = files.clone();
+        tokio::task::spawn_blocking(move || fingerprint(&f))
+            .await
+            .unwrap_or_default()
+    };
+    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(300));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticker.tick().await;
+        let o2 = o.clone();
+        let Ok((now_files, now)) = tokio::task::spawn_blocking(move || {
+            // Folders may gain files (a new fragment, an APIOps artifact).
+            let current = watched_files(&o2);
+            let hashes = fingerprint(&current);
+            (current, hashes)
+        })
+        .await
+        else {
+            continue;
+        };
+        if now_files == files && now == last {
+            continue;
+        }
+        let changed: Vec<String> = now_files
+            .iter()
+            .zip(&now)
+            .filter(|(file, hash)| {
+                files
+                    .iter()
+                    .position(|f| f == *file)
+                    .and_then(|i| last.get(i))
+                    != Some(*hash)
+            })
+            .map(|(file, _)| crate::validate::display(file))
+            .collect();
+        files = now_files;
+        last = now;
+        let (o2, old) = (o.clone(), live.current());
+        let Ok((result, report)) = tokio::task::spawn_blocking(move || {
+            let mut err = Vec::new();
+            let result = reload(&o2, &old, &mut err);
+            (result, err)
+        })
+        .await
+        else {
+            continue;
+        };
+        let report = String::from_utf8_lossy(&report).replace(
+            "; not starting",
+            "; the last good configuration keeps serving",
+        );
+        let what = if changed.is_empty() {
+            "files".to_string()
+        } else {
+            changed.join(", ")
+        };
+        match result {
+            Ok(Ok(gateway)) => {
+                eprint!("{report}");
+                live.replace(Arc::new(gateway));
+                eprintln!("apim-emu: {what} changed; reloaded (breaker state kept)");
+            }
+            Ok(Err(_)) => {
+                eprint!("{report}");
+                eprintln!(
+                    "apim-emu: {what} changed; the edit has errors, the last good configuration keeps serving"
+                );
+            }
+            Err(e) => eprintln!(
+                "apim-emu: {what} changed; cannot reload: {e:#}; the last good configuration keeps serving"
+            ),
+        }
+    }
+}
+
+/// Loads the configuration again on the running gateway's world (upstream, clock, token issuer), carrying over
+/// breaker and balancer state, the cache and cached tokens.
+fn reload(
+    o: &Options,
+    old: &apim_gateway::Gateway,
+    err: &mut dyn Write,
+) -> anyhow::Result<Result<apim_gateway::Gateway, u8>> {
+    let previous = &old.runtime;
+    let world = |registry: apim_backend::Registry| {
+        let mut runtime = apim_exec::Runtime::new(
+            previous.upstream.clone(),
+            previous.clock.clone(),
+            previous.tokens.clone(),
+            apim_exec::Backends::new(registry),
+            previous.spawner.clone(),
+        );
+        runtime.seed = previous.seed;
+        runtime.trace = previous.trace;
+        runtime.backends.adopt(&previous.backends);
+        *runtime.request_counter.lock() = *previous.request_counter.lock();
+        *runtime.token_cache.lock() = previous.token_cache.lock().clone();
+        *runtime.cache.lock() = previous.cache.lock().clone();
+        Ok((runtime, old.virtual_clock.clone()))
+    };
+    Ok(prepare_with(o, err, &world)?.map(|mut gateway| {
+        gateway.trace_format = old.trace_format;
+        gateway
+    }))
 }

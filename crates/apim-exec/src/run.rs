@@ -111,6 +111,40 @@ impl Backends {
         }
     }
 
+    /// Carries the state of `old` over after a reload (`serve --watch`): a breaker whose backend still exists
+    /// with the same rule keeps its failure window and open time; a pool with the same members keeps its
+    /// balancer position; request counts and transitions are kept.
+    pub fn adopt(&self, old: &Backends) {
+        {
+            let old_breakers = old.breakers.lock();
+            let mut breakers = self.breakers.lock();
+            for (name, breaker) in breakers.iter_mut() {
+                if let Some(previous) = old_breakers.get(name)
+                    && previous.rule() == breaker.rule()
+                {
+                    *breaker = previous.clone();
+                }
+            }
+        }
+        {
+            let old_balancers = old.balancers.lock();
+            let mut balancers = self.balancers.lock();
+            for (name, balancer) in balancers.iter_mut() {
+                let same_members = |r: &Registry| match r.get(name).map(|b| &b.kind) {
+                    Some(BackendKind::Pool(p)) => Some(p.members.clone()),
+                    _ => None,
+                };
+                if let Some(previous) = old_balancers.get(name)
+                    && same_members(&self.registry) == same_members(&old.registry)
+                {
+                    *balancer = previous.clone();
+                }
+            }
+        }
+        *self.counts.lock() = old.counts.lock().clone();
+        *self.events.lock() = old.events.lock().clone();
+    }
+
     /// Whether a single backend's breaker is open at `now`.
     pub fn is_open(&self, name: &str, now: Duration) -> bool {
         self.breakers

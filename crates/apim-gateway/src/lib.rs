@@ -200,22 +200,52 @@ impl Gateway {
     }
 }
 
-type Shared = Arc<Gateway>;
+/// The gateway a router serves, replaceable while it runs (`serve --watch` swaps in a reloaded one; requests
+/// in flight finish on the one they started with).
+pub struct Live {
+    current: std::sync::RwLock<Arc<Gateway>>,
+}
+
+impl Live {
+    pub fn new(gateway: Arc<Gateway>) -> Arc<Live> {
+        Arc::new(Live {
+            current: std::sync::RwLock::new(gateway),
+        })
+    }
+
+    pub fn current(&self) -> Arc<Gateway> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn replace(&self, gateway: Arc<Gateway>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = gateway;
+    }
+}
+
+type Shared = Arc<Live>;
 
 /// The router (tests serve it on 127.0.0.1:0).
 pub fn app(gateway: Arc<Gateway>) -> Router {
+    app_live(Live::new(gateway))
+}
+
+/// The router over a replaceable gateway.
+pub fn app_live(live: Arc<Live>) -> Router {
     Router::new()
         .route(HEALTH_PATH, get(|| async { StatusCode::OK }))
         .route("/_emulator/backends", get(backends))
         .route("/_emulator/clock", post(advance_clock).get(read_clock))
         .route("/_emulator/traces/{id}", get(read_trace))
         .fallback(any(handle))
-        .with_state(gateway)
+        .with_state(live)
 }
 
 /// Serves until `shutdown` completes; prints `listening on http://ADDR` once the socket is bound.
 pub async fn serve(
-    gateway: Arc<Gateway>,
+    gateway: Arc<Live>,
     listen: SocketAddr,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(SocketAddr),
@@ -225,7 +255,7 @@ pub async fn serve(
     on_ready(addr);
     axum::serve(
         listener,
-        app(gateway).into_make_service_with_connect_info::<SocketAddr>(),
+        app_live(gateway).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
@@ -240,7 +270,8 @@ fn json_response(status: StatusCode, value: serde_json::Value) -> Response {
         .into_response()
 }
 
-async fn backends(State(gw): State<Shared>) -> Response {
+async fn backends(State(live): State<Shared>) -> Response {
+    let gw = live.current();
     let now = gw.runtime.clock.now();
     let backends = &gw.runtime.backends;
     let items: Vec<serde_json::Value> = backends
@@ -284,9 +315,10 @@ async fn backends(State(gw): State<Shared>) -> Response {
 }
 
 async fn read_trace(
-    State(gw): State<Shared>,
+    State(live): State<Shared>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
+    let gw = live.current();
     let traces = gw
         .traces
         .lock()
@@ -305,7 +337,8 @@ async fn read_trace(
     }
 }
 
-async fn read_clock(State(gw): State<Shared>) -> Response {
+async fn read_clock(State(live): State<Shared>) -> Response {
+    let gw = live.current();
     json_response(
         StatusCode::OK,
         serde_json::json!({
@@ -316,7 +349,8 @@ async fn read_clock(State(gw): State<Shared>) -> Response {
 }
 
 /// `POST /_emulator/clock` with an ISO 8601 duration (`PT10S`) or seconds (`10`) as the body, or `?advance=`.
-async fn advance_clock(State(gw): State<Shared>, uri: Uri, body: Bytes) -> Response {
+async fn advance_clock(State(live): State<Shared>, uri: Uri, body: Bytes) -> Response {
+    let gw = live.current();
     let Some(clock) = &gw.virtual_clock else {
         return json_response(
             StatusCode::CONFLICT,
@@ -355,7 +389,8 @@ async fn advance_clock(State(gw): State<Shared>, uri: Uri, body: Bytes) -> Respo
     )
 }
 
-async fn handle(State(gw): State<Shared>, request: axum::extract::Request) -> Response {
+async fn handle(State(live): State<Shared>, request: axum::extract::Request) -> Response {
+    let gw = live.current();
     // The client's address when served over TCP; 127.0.0.1 when the router is called in process (scenarios).
     let peer = request
         .extensions()

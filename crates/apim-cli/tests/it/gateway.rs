@@ -110,7 +110,7 @@ async fn start(options: &Options) -> String {
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         apim_gateway::serve(
-            Arc::new(gateway),
+            apim_gateway::Live::new(Arc::new(gateway)),
             "127.0.0.1:0".parse().expect("address"),
             std::future::pending(),
             |addr| {
@@ -316,6 +316,7 @@ fn quick_options(policy: PathBuf) -> Options {
         clock: ClockKind::Virtual,
         trace: false,
         trace_format: apim_cli::serve::TraceFormat::Text,
+        watch: false,
         style: apim_cli::render::Style { color: false },
     }
 }

@@ -10,6 +10,7 @@ mod explain;
 mod fixtures;
 mod gateway;
 mod scenarios;
+mod watch;
 
 use std::path::{Path, PathBuf};
 
