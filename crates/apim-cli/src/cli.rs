@@ -255,7 +255,7 @@ struct ServeArgs {
     watch: bool,
 
     /// How --trace prints: aligned `text`, or one `json` object per request.
-    #[arg(long, value_enum, default_value_t = serve::TraceFormat::Text, requires = "trace")]
+    #[arg(long, visible_alias = "format", value_enum, default_value_t = serve::TraceFormat::Text, requires = "trace")]
     trace_format: serve::TraceFormat,
 }
 
