@@ -74,6 +74,30 @@ pub(crate) fn terminate(mut running: Running) {
     assert_eq!(exit.code(), Some(0), "clean shutdown on SIGTERM");
 }
 
+/// One backend's entry in the gateway's `/_emulator/backends`.
+pub(crate) async fn backend_state(
+    client: &reqwest::Client,
+    gateway: &str,
+    name: &str,
+) -> serde_json::Value {
+    let state: serde_json::Value = serde_json::from_slice(
+        &client
+            .get(format!("{gateway}/_emulator/backends"))
+            .send()
+            .await
+            .expect("state")
+            .bytes()
+            .await
+            .expect("body"),
+    )
+    .expect("json");
+    state
+        .as_array()
+        .and_then(|a| a.iter().find(|b| b["name"] == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} is listed"))
+}
+
 pub(crate) async fn chat(client: &reqwest::Client, gateway: &str) -> (u16, String) {
     let r = client
         .post(format!(
@@ -128,21 +152,7 @@ async fn serve_without_arguments_runs_the_seed_failover_demo_against_built_in_mo
             "foundry-backup"
         ]
     );
-    let state: serde_json::Value = serde_json::from_slice(
-        &client
-            .get(format!("{gateway}/_emulator/backends"))
-            .send()
-            .await
-            .expect("state")
-            .bytes()
-            .await
-            .expect("body"),
-    )
-    .expect("json");
-    let primary = state
-        .as_array()
-        .and_then(|a| a.iter().find(|b| b["name"] == "foundry-primary"))
-        .expect("the primary is listed");
+    let primary = backend_state(&client, &gateway, "foundry-primary").await;
     assert_eq!(primary["circuitBreaker"]["state"], "open");
     assert_eq!(primary["circuitBreaker"]["trippedBy"], "429");
     let open_for = primary["circuitBreaker"]["openForMs"]

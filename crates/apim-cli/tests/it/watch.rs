@@ -147,27 +147,11 @@ async fn chat(client: &reqwest::Client, url: &str) -> (u16, String, String) {
 }
 
 async fn primary_state(client: &reqwest::Client, url: &str) -> String {
-    let state: serde_json::Value = serde_json::from_slice(
-        &client
-            .get(format!("{url}/_emulator/backends"))
-            .send()
-            .await
-            .expect("state")
-            .bytes()
-            .await
-            .expect("body"),
-    )
-    .expect("json");
-    state
-        .as_array()
-        .and_then(|a| a.iter().find(|b| b["name"] == "foundry-primary"))
-        .map(|b| {
-            b["circuitBreaker"]["state"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
+    let primary = crate::demo::backend_state(client, url, "foundry-primary").await;
+    primary["circuitBreaker"]["state"]
+        .as_str()
         .unwrap_or_default()
+        .to_string()
 }
 
 #[tokio::test]
