@@ -760,7 +760,7 @@ pub fn run(o: &Options) -> anyhow::Result<u8> {
                 );
                 let _ = writeln!(
                     out,
-                    "  curl -i http://{host}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21 \\\n       -H 'content-type: application/json' -d '{{\"messages\": [{{\"role\": \"user\", \"content\": \"hi\"}}]}}'"
+                    "  curl -i 'http://{host}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21' \\\n       -H 'content-type: application/json' -d '{{\"messages\": [{{\"role\": \"user\", \"content\": \"hi\"}}]}}'"
                 );
                 let _ = writeln!(out, "Watch the breakers and which backend is chosen:");
                 let _ = writeln!(out, "  curl -s http://{host}/_emulator/backends");

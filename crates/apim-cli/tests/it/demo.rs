@@ -162,7 +162,13 @@ async fn serve_without_arguments_runs_the_seed_failover_demo_against_built_in_mo
         open_for <= 10_000 && open_for > 5_000,
         "Retry-After: 10 sets the trip: {open_for}"
     );
-    assert!(banner.contains("curl -i http://127.0.0.1:"), "{banner}");
+    // The printed curl line is the request this test sends.
+    assert!(
+        banner.contains(&format!(
+            "curl -i '{gateway}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21'"
+        )),
+        "{banner}"
+    );
     assert!(banner.contains("/_emulator/backends"), "{banner}");
     terminate(running);
 }
