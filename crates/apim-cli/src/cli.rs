@@ -198,6 +198,14 @@ struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     global_policy: Option<PathBuf>,
 
+    /// Quick form: a product-scope policy, composed between global and API through <base />.
+    #[arg(long, value_name = "FILE", requires = "policy")]
+    product_policy: Option<PathBuf>,
+
+    /// Quick form: an operation-scope policy, composed below the API's through <base />.
+    #[arg(long, value_name = "FILE", requires = "policy")]
+    operation_policy: Option<PathBuf>,
+
     /// ARM templates or APIOps folders with the backends (repeatable).
     #[arg(long = "backends", value_name = "FILE")]
     backends: Vec<PathBuf>,
@@ -422,6 +430,8 @@ pub fn run(cli: Cli) -> ExitCode {
             policy: args.policy,
             service: args.service,
             global_policy: args.global_policy,
+            product_policy: args.product_policy,
+            operation_policy: args.operation_policy,
             backends: args.backends,
             params: args.params,
             parameter_files: args.parameter_files,

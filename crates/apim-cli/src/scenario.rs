@@ -34,6 +34,10 @@ pub struct ServiceSpec {
     /// API-scope policy (quick form).
     pub policy: Option<String>,
     pub global_policy: Option<String>,
+    /// Product-scope policy (quick form), between global and API.
+    pub product_policy: Option<String>,
+    /// Operation-scope policy (quick form), below the API's.
+    pub operation_policy: Option<String>,
     /// ARM templates or APIOps folders (full form).
     #[serde(default)]
     pub service: Vec<String>,
@@ -339,6 +343,8 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
         policy: spec.policy.as_ref().map(rel),
         service: spec.service.iter().map(rel).collect(),
         global_policy: spec.global_policy.as_ref().map(rel),
+        product_policy: spec.product_policy.as_ref().map(rel),
+        operation_policy: spec.operation_policy.as_ref().map(rel),
         backends: spec.backends.iter().map(rel).collect(),
         params: spec
             .params
@@ -520,10 +526,14 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
                     scripted.sent.lock().expect("sent")[before..].to_vec();
                 for (name, wanted) in &expect.sent_headers {
                     for (attempt, headers) in sent.iter().enumerate() {
-                        let got = headers
+                        // Several lines of one header are one comma-separated list (RFC 9110 §5.3).
+                        let values: Vec<&str> = headers
                             .iter()
-                            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                            .map(|(_, v)| v.as_str());
+                            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                            .map(|(_, v)| v.as_str())
+                            .collect();
+                        let joined = values.join(",");
+                        let got = (!values.is_empty()).then_some(joined.as_str());
                         let okay = match (wanted.as_deref(), got) {
                             (None, None) => true,
                             (Some("*"), Some(_)) => true,

@@ -37,6 +37,11 @@ pub struct Options {
     /// ARM templates defining the whole service (APIs, operations, policies, products, subscriptions …).
     pub service: Vec<PathBuf>,
     pub global_policy: Option<PathBuf>,
+    /// Quick form: a product-scope policy between global and API (as if the caller's subscription were to a
+    /// product with this policy).
+    pub product_policy: Option<PathBuf>,
+    /// Quick form: an operation-scope policy below the API's (every request matches the one operation).
+    pub operation_policy: Option<PathBuf>,
     pub backends: Vec<PathBuf>,
     pub params: Vec<(String, String)>,
     pub parameter_files: Vec<PathBuf>,
@@ -110,11 +115,35 @@ pub fn prepare_with(
         anyhow::bail!("pass --policy FILE (one API) or --service FILE (APIs from templates)");
     };
     let api_file = sources.add(crate::validate::display(policy), read(policy)?);
+    let mut extra_files = Vec::new();
+    for (scope, path) in [
+        (Scope::Product, &o.product_policy),
+        (Scope::Operation, &o.operation_policy),
+    ] {
+        if let Some(path) = path {
+            extra_files.push((
+                scope,
+                sources.add(crate::validate::display(path), read(path)?),
+            ));
+        }
+    }
     let mut diagnostics = Vec::new();
     let global = apim_policy::parse(global_file, &sources.file(global_file).text, &parse_options);
     let api = apim_policy::parse(api_file, &sources.file(api_file).text, &parse_options);
+    let extra: Vec<(Scope, apim_policy::Parsed)> = extra_files
+        .iter()
+        .map(|(scope, file)| {
+            (
+                *scope,
+                apim_policy::parse(*file, &sources.file(*file).text, &parse_options),
+            )
+        })
+        .collect();
     diagnostics.extend(global.diagnostics.iter().cloned());
     diagnostics.extend(api.diagnostics.iter().cloned());
+    for (_, parsed) in &extra {
+        diagnostics.extend(parsed.diagnostics.iter().cloned());
+    }
     let mut fragments = HashMap::new();
     if let Some(dir) = &o.fragments {
         let loaded = crate::validate::load_fragments(dir, &mut sources)?;
@@ -131,7 +160,12 @@ pub fn prepare_with(
             }
         }
     }
-    let scopes: Vec<ScopedDocument> = [(Scope::Global, &global), (Scope::Api, &api)]
+    let mut ordered: Vec<(Scope, &apim_policy::Parsed)> =
+        vec![(Scope::Global, &global), (Scope::Api, &api)];
+    ordered.extend(extra.iter().map(|(scope, parsed)| (*scope, parsed)));
+    // Global → product → API → operation.
+    ordered.sort_by_key(|(scope, _)| *scope);
+    let scopes: Vec<ScopedDocument> = ordered
         .into_iter()
         .filter_map(|(scope, parsed)| {
             parsed
@@ -141,7 +175,7 @@ pub fn prepare_with(
         })
         .collect();
     let parse_failed =
-        diagnostics.iter().any(|d| d.severity == Severity::Error) || scopes.len() < 2;
+        diagnostics.iter().any(|d| d.severity == Severity::Error) || scopes.len() < 2 + extra.len();
     let mut plan = None;
     if !parse_failed {
         let (compiled, compile_diagnostics) = apim_exec::compile(
@@ -640,6 +674,8 @@ async fn demo(
 ) -> anyhow::Result<(Options, Vec<apim_gateway::mock::Mock>, Vec<String>)> {
     let extra = [
         (o.global_policy.is_some(), "--global-policy"),
+        (o.product_policy.is_some(), "--product-policy"),
+        (o.operation_policy.is_some(), "--operation-policy"),
         (!o.backends.is_empty(), "--backends"),
         (!o.params.is_empty(), "--param"),
         (!o.parameter_files.is_empty(), "--parameters"),
@@ -778,6 +814,8 @@ pub fn watched_files(o: &Options) -> Vec<PathBuf> {
     let mut roots: Vec<PathBuf> = Vec::new();
     roots.extend(o.policy.iter().cloned());
     roots.extend(o.global_policy.iter().cloned());
+    roots.extend(o.product_policy.iter().cloned());
+    roots.extend(o.operation_policy.iter().cloned());
     roots.extend(o.service.iter().cloned());
     roots.extend(o.backends.iter().cloned());
     roots.extend(o.parameter_files.iter().cloned());

@@ -303,6 +303,8 @@ fn quick_options(policy: PathBuf) -> Options {
         policy: Some(policy),
         service: Vec::new(),
         global_policy: None,
+        product_policy: None,
+        operation_policy: None,
         backends: Vec::new(),
         params: Vec::new(),
         parameter_files: Vec::new(),
