@@ -46,7 +46,7 @@ enum Command {
     /// Run a local gateway that executes the policies against the backends (no arguments: the built-in
     /// failover demo).
     #[command(after_help = SERVE_EXAMPLES)]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run scenario files (`*.scenario.yaml`): scripted backends, requests and expectations, on a virtual clock.
     #[command(after_help = TEST_EXAMPLES)]
     Test(TestArgs),
