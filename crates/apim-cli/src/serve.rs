@@ -759,9 +759,18 @@ pub fn run(o: &Options) -> anyhow::Result<u8> {
         };
         let live = apim_gateway::Live::new(Arc::new(gateway));
         let watched = if o.watch {
-            let files = watched_files(&options);
+            // The first fingerprint is taken before the gateway listens, so an edit made any time after the
+            // `watching` line is seen, however late the watch task first runs on a loaded machine.
+            let o2 = options.clone();
+            let (files, last) = tokio::task::spawn_blocking(move || {
+                let files = watched_files(&o2);
+                let last = fingerprint(&files);
+                (files, last)
+            })
+            .await
+            .context("cannot read the watched files")?;
             let count = files.len();
-            tokio::spawn(watch(options.clone(), files, live.clone()));
+            tokio::spawn(watch(options.clone(), files, last, live.clone()));
             Some(count)
         } else {
             None
@@ -863,13 +872,12 @@ fn fingerprint(files: &[PathBuf]) -> Vec<Option<u64>> {
 /// bind mounts); on a change, loads the whole configuration again and swaps it in with the breaker, balancer,
 /// cache and token state carried over. An edit with errors is reported as `validate` reports it and the last
 /// good configuration keeps serving.
-async fn watch(o: Options, mut files: Vec<PathBuf>, live: Arc<apim_gateway::Live>) {
-    let mut last = {
-        let f = files.clone();
-        tokio::task::spawn_blocking(move || fingerprint(&f))
-            .await
-            .unwrap_or_default()
-    };
+async fn watch(
+    o: Options,
+    mut files: Vec<PathBuf>,
+    mut last: Vec<Option<u64>>,
+    live: Arc<apim_gateway::Live>,
+) {
     let mut ticker = tokio::time::interval(std::time::Duration::from_millis(300));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
