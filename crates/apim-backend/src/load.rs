@@ -70,6 +70,12 @@ impl std::fmt::Display for Problem {
 pub struct Loaded {
     pub registry: Registry,
     pub problems: Vec<Problem>,
+    /// (input file, backend name) of every backend the inputs define, valid or not (the registry holds only
+    /// the valid ones).
+    pub declared: Vec<(String, String)>,
+    /// Templates that could not be enumerated completely (a backend resource whose name or type, or a nested
+    /// deployment, failed to evaluate): a backend may exist there that `declared` does not list.
+    pub incomplete: Vec<String>,
 }
 
 impl Loaded {
@@ -123,6 +129,8 @@ impl Sink<'_> {
 pub fn load(inputs: &[Input], options: &LoadOptions) -> Loaded {
     let mut problems = Vec::new();
     let mut raws: Vec<Raw> = Vec::new();
+    let mut incomplete = Vec::new();
+    let mut declared = Vec::new();
     let wanted = |t: &str| {
         t.eq_ignore_ascii_case(BACKENDS_TYPE) || t.eq_ignore_ascii_case(WORKSPACE_BACKENDS_TYPE)
     };
@@ -167,6 +175,9 @@ pub fn load(inputs: &[Input], options: &LoadOptions) -> Loaded {
                         require_parameters: !options.lenient,
                     },
                 );
+                if !deployment.errors.is_empty() {
+                    incomplete.push(file.clone());
+                }
                 for e in deployment.errors {
                     problems.push(Problem {
                         severity: Severity::Error,
@@ -181,6 +192,7 @@ pub fn load(inputs: &[Input], options: &LoadOptions) -> Loaded {
                 }
                 for d in deployment.resources {
                     let name = d.name.rsplit('/').next().unwrap_or(&d.name).to_string();
+                    declared.push((file.clone(), name.clone()));
                     raws.push(Raw {
                         name,
                         origin: Origin {
@@ -192,18 +204,21 @@ pub fn load(inputs: &[Input], options: &LoadOptions) -> Loaded {
                     });
                 }
             }
-            Input::ApiOps { file, name, json } => raws.push(Raw {
-                name: name.clone(),
-                origin: Origin {
-                    file: file.clone(),
-                    path: "$".into(),
-                },
-                properties: json
-                    .get("properties")
-                    .cloned()
-                    .unwrap_or_else(|| json.clone()),
-                unresolved: Vec::new(),
-            }),
+            Input::ApiOps { file, name, json } => {
+                declared.push((file.clone(), name.clone()));
+                raws.push(Raw {
+                    name: name.clone(),
+                    origin: Origin {
+                        file: file.clone(),
+                        path: "$".into(),
+                    },
+                    properties: json
+                        .get("properties")
+                        .cloned()
+                        .unwrap_or_else(|| json.clone()),
+                    unresolved: Vec::new(),
+                });
+            }
         }
     }
     let mut sink = Sink(&mut problems);
@@ -279,6 +294,8 @@ pub fn load(inputs: &[Input], options: &LoadOptions) -> Loaded {
     Loaded {
         registry: Registry { backends },
         problems,
+        declared,
+        incomplete,
     }
 }
 

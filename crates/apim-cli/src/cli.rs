@@ -364,7 +364,9 @@ Exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage or I/O erro
 struct ValidateArgs {
     /// Policy XML files, ARM templates, APIOps backendInformation.json files, or folders (searched recursively;
     /// other files are skipped). Template parameters without a value are not errors here: they come at deploy
-    /// time (`apim-emu backends` checks a deployment with its parameters).
+    /// time (`apim-emu backends` checks a deployment with its parameters). A literal set-backend-service
+    /// backend-id must name a backend of the templates named here or found in the policy's folder (or the
+    /// nearest parent folder that has templates).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use apim_policy::compose::{Fragments, check_includes};
+use apim_policy::compose::{Fragments, check_backend_ids, check_includes};
 use apim_policy::{DocumentKind, ParseOptions, sniff_root};
 use apim_source::{Diagnostic, Severity, SourceMap};
 use serde_json::json;
@@ -33,8 +33,11 @@ pub struct Options {
 
 enum Input {
     Policy(PathBuf),
-    /// An ARM template or an APIOps `backendInformation.json`.
-    Backends(PathBuf),
+    /// An ARM template or an APIOps `backendInformation.json`; `explicit` when named on the command line.
+    Backends {
+        path: PathBuf,
+        explicit: bool,
+    },
     Skipped {
         path: PathBuf,
         reason: String,
@@ -188,6 +191,10 @@ pub fn check(options: &Options) -> anyhow::Result<Report> {
     };
     let engine = apim_expr::Engine::default();
     let mut files = Vec::new();
+    // Parsed documents by index into `files`, for the backend-id check once the backends are loaded.
+    let mut documents = Vec::new();
+    // Where each backends file's definitions apply, by its display name.
+    let mut template_scopes: Vec<(String, BackendScope)> = Vec::new();
     let mut skipped = Vec::new();
     let mut backend_sources = crate::backends::Sources {
         inputs: Vec::new(),
@@ -198,8 +205,9 @@ pub fn check(options: &Options) -> anyhow::Result<Report> {
     for input in inputs {
         match input {
             Input::Skipped { path, reason } => skipped.push((display(&path), reason)),
-            Input::Backends(path) => {
+            Input::Backends { path, explicit } => {
                 crate::backends::add_file(&path, true, &mut backend_sources)?;
+                template_scopes.push((display(&path), backend_scope(&path, explicit)));
             }
             Input::Policy(path) => {
                 let bytes = std::fs::read(&path)
@@ -234,6 +242,9 @@ pub fn check(options: &Options) -> anyhow::Result<Report> {
                     }
                     None => "unreadable",
                 };
+                if let Some(document) = parsed.document {
+                    documents.push((files.len(), std::path::absolute(&path).ok(), document));
+                }
                 files.push(FileReport {
                     path: name,
                     kind,
@@ -263,6 +274,28 @@ pub fn check(options: &Options) -> anyhow::Result<Report> {
             let at = crate::backends::position(&p, &backend_sources.texts);
             backend_problems.push((p, at));
         }
+        // A literal backend-id must name a backend of the templates that go with the policy (see
+        // `backend_scope`). Skipped when one of them could not be read completely: a backend may hide behind
+        // that failure, which is reported already.
+        for (index, path, document) in &documents {
+            let Some(path) = path else { continue };
+            let scoped = templates_for(path, &template_scopes);
+            if scoped.is_empty() || scoped.iter().any(|file| loaded.incomplete.contains(file)) {
+                continue;
+            }
+            let declared: Vec<String> = loaded
+                .declared
+                .iter()
+                .filter(|(file, _)| scoped.contains(file))
+                .map(|(_, name)| name.clone())
+                .collect();
+            let found = check_backend_ids(document, &declared);
+            if !found.is_empty() {
+                let diagnostics = &mut files[*index].diagnostics;
+                diagnostics.extend(found);
+                diagnostics.sort_by_key(|diagnostic| diagnostic.primary.span.start());
+            }
+        }
     }
     Ok(Report {
         sources,
@@ -271,6 +304,56 @@ pub fn check(options: &Options) -> anyhow::Result<Report> {
         backend_files,
         backend_problems,
     })
+}
+
+/// The policies a backends file's definitions are checked against.
+enum BackendScope {
+    /// Named on the command line: every policy validated with it.
+    Everywhere,
+    /// Found in a folder: the policies in this folder and below, unless a nearer folder has its own.
+    Folder(PathBuf),
+}
+
+/// A template's definitions go with the policies of its folder; an APIOps backend
+/// (`<root>/backends/<name>/backendInformation.json`) with those of the artifacts root.
+fn backend_scope(path: &Path, explicit: bool) -> BackendScope {
+    if explicit {
+        return BackendScope::Everywhere;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let parent = absolute.parent().unwrap_or(Path::new(""));
+    let apiops_root = (absolute
+        .file_name()
+        .is_some_and(|n| n == "backendInformation.json"))
+    .then(|| parent.parent())
+    .flatten()
+    .filter(|folder| folder.file_name().is_some_and(|n| n == "backends"))
+    .and_then(Path::parent);
+    BackendScope::Folder(apiops_root.unwrap_or(parent).to_path_buf())
+}
+
+/// The backends files whose definitions go with the policy at `policy` (absolute): those named on the command
+/// line and those of the nearest enclosing folder that has any.
+fn templates_for(policy: &Path, scopes: &[(String, BackendScope)]) -> Vec<String> {
+    let mut files: Vec<String> = scopes
+        .iter()
+        .filter(|(_, scope)| matches!(scope, BackendScope::Everywhere))
+        .map(|(file, _)| file.clone())
+        .collect();
+    let nearest = policy.ancestors().skip(1).find(|folder| {
+        scopes
+            .iter()
+            .any(|(_, scope)| matches!(scope, BackendScope::Folder(f) if f == folder))
+    });
+    if let Some(folder) = nearest {
+        files.extend(
+            scopes
+                .iter()
+                .filter(|(_, scope)| matches!(scope, BackendScope::Folder(f) if f == folder))
+                .map(|(file, _)| file.clone()),
+        );
+    }
+    files
 }
 
 fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
@@ -317,12 +400,18 @@ fn collect_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
                     path.display()
                 ),
                 "json" => match crate::backends::json_kind_of_file(path) {
-                    Some(true) => inputs.push(Input::Backends(path.clone())),
+                    Some(true) => inputs.push(Input::Backends {
+                        path: path.clone(),
+                        explicit: true,
+                    }),
                     Some(false) => bail!(
                         "{} is not policy XML or an ARM template; `validate` reads policy documents, ARM templates and APIOps backendInformation.json files",
                         path.display()
                     ),
-                    None => inputs.push(Input::Backends(path.clone())),
+                    None => inputs.push(Input::Backends {
+                        path: path.clone(),
+                        explicit: true,
+                    }),
                 },
                 "tf" | "csx" | "md" | "yaml" | "yml" => bail!(
                     "{} is not policy XML; `validate` reads policy documents (`<policies>` or `<fragment>` XML files)",
@@ -344,7 +433,10 @@ fn extension(path: &Path) -> String {
 fn classify(path: PathBuf) -> Input {
     if extension(&path) == "json" {
         return match crate::backends::json_kind_of_file(&path) {
-            Some(true) => Input::Backends(path),
+            Some(true) => Input::Backends {
+                path,
+                explicit: false,
+            },
             _ => Input::Skipped {
                 path,
                 reason: "JSON that is not an ARM template or APIOps backend".to_string(),

@@ -264,6 +264,59 @@ fn nested_include(span: &Span) -> Diagnostic {
     .with_help("APIM splices fragments as they are and does not resolve includes inside them")
 }
 
+/// Checks every literal `set-backend-service backend-id` of `document` against the backends the service
+/// defines (`declared`, compared without regard to case as APIM compares entity ids). Nothing is checked when
+/// `declared` is empty (templates whose backends all come from parameters define none with their defaults),
+/// and an id holding a `{placeholder}` of a deployment tool is checked once it is filled in.
+///
+/// Azure: APIM refuses to save such a policy: "Error in element 'set-backend-service' on line 4, column 4:
+/// Backend with id 'X' could not be found." (reported in Azure/apiops#56). `backend-id="dapr"` is the Dapr
+/// form and names no backend entity.
+pub fn check_backend_ids(document: &PolicyDocument, declared: &[String]) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    if declared.is_empty() {
+        return diagnostics;
+    }
+    let mut check = |policy: &Policy| {
+        let Policy::SetBackendService(p) = policy else {
+            return;
+        };
+        let Some(value) = &p.backend_id else { return };
+        let Some(id) = value.as_literal() else { return };
+        if crate::read::has_placeholder(id)
+            || (id.eq_ignore_ascii_case("dapr") && p.dapr_app_id.is_some())
+            || declared.iter().any(|name| name.eq_ignore_ascii_case(id))
+        {
+            return;
+        }
+        let help = match crate::read::did_you_mean(id, declared.iter().map(String::as_str)) {
+            Some(suggestion) => format!("did you mean `{suggestion}`?"),
+            None => format!(
+                "the validated templates define: {}; APIM refuses to save this policy (\"Backend with id '{id}' could not be found.\")",
+                declared.join(", ")
+            ),
+        };
+        diagnostics.push(
+            Diagnostic::error(
+                Code::UnknownBackend,
+                format!("backend `{id}` is not defined"),
+                value.span().clone(),
+                "no such backend",
+            )
+            .with_help(help),
+        );
+    };
+    match &document.kind {
+        DocumentKind::Policies(sections) => {
+            for block in sections {
+                visit_policies(&block.policies, &mut check);
+            }
+        }
+        DocumentKind::Fragment(policies) => visit_policies(policies, &mut check),
+    }
+    diagnostics
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -775,7 +775,7 @@ impl<'c, 'a> ElementReader<'c, 'a> {
 }
 
 /// Whether text contains a `{name}` placeholder (single braces) of a deployment templating tool.
-fn has_placeholder(text: &str) -> bool {
+pub(crate) fn has_placeholder(text: &str) -> bool {
     placeholders(text).next().is_some()
 }
 
