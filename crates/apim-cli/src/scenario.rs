@@ -55,15 +55,49 @@ pub struct ServiceSpec {
 }
 
 /// A backend's answers: a list (the last repeats), or answers then a default.
-#[derive(Debug, Deserialize, Clone)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum Script {
     List(Vec<Answer>),
     Full {
-        #[serde(default)]
         responses: Vec<Answer>,
         default: Option<Answer>,
     },
+}
+
+/// The mapping form of a [`Script`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FullScript {
+    #[serde(default)]
+    pub responses: Vec<Answer>,
+    pub default: Option<Answer>,
+}
+
+/// By hand rather than `untagged`, so a misspelt key (`answers:`) is a located error naming the keys a
+/// backend takes instead of being ignored, and an error inside an answer is reported as itself.
+impl<'de> Deserialize<'de> for Script {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Script, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Script;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of answers, or a mapping with `responses` and/or `default`")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Script, A::Error> {
+                Vec::<Answer>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(Script::List)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Script, A::Error> {
+                FullScript::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(
+                    |f| Script::Full {
+                        responses: f.responses,
+                        default: f.default,
+                    },
+                )
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 #[derive(Debug, Deserialize, Clone, Default)]
@@ -98,17 +132,50 @@ fn ok() -> u16 {
     200
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum Step {
     Request {
         request: Box<RequestSpec>,
-        #[serde(default)]
         expect: Box<Expect>,
     },
     Advance {
         advance: String,
     },
+}
+
+/// Any step's keys, checked by hand so that a wrong key is named in the error (an `untagged` enum would only
+/// say that no variant matched).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnyStep {
+    pub request: Option<Box<RequestSpec>>,
+    pub expect: Option<Box<Expect>>,
+    pub advance: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Step, D::Error> {
+        use serde::de::Error as _;
+        let step = AnyStep::deserialize(d)?;
+        match step {
+            AnyStep {
+                request: Some(request),
+                expect,
+                advance: None,
+            } => Ok(Step::Request {
+                request,
+                expect: expect.unwrap_or_default(),
+            }),
+            AnyStep {
+                request: None,
+                expect: None,
+                advance: Some(advance),
+            } => Ok(Step::Advance { advance }),
+            _ => Err(D::Error::custom(
+                "a step is either `request:` (with an optional `expect:`) or `advance:` alone",
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +216,20 @@ pub struct Expect {
     /// Headers every attempt sent to the backend had (`"*"` for "present, any value"; `null` for "absent").
     #[serde(default)]
     pub sent_headers: BTreeMap<String, Option<String>>,
+    /// The token metrics the request emitted (`*-emit-token-metric`), in order; each lists what it checks.
+    pub metrics: Option<Vec<MetricExpect>>,
+}
+
+/// One expected token metric: only the fields given are compared; `dimensions` lists some of them.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MetricExpect {
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub dimensions: BTreeMap<String, String>,
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    pub total_tokens: Option<u64>,
 }
 
 /// A backend's remaining answers and its default.
@@ -314,7 +395,13 @@ fn json_path<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
 pub fn read(path: &Path) -> Result<Scenario, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_yaml_ng::from_str(&text).map_err(|e| match e.location() {
-        Some(l) => format!("{}:{}:{}: {e}", path.display(), l.line(), l.column()),
+        Some(l) => {
+            // The location leads the message; the library's own " at line L column C" would repeat it.
+            let message = e.to_string();
+            let suffix = format!(" at line {} column {}", l.line(), l.column());
+            let message = message.strip_suffix(&suffix).unwrap_or(&message);
+            format!("{}:{}:{}: {message}", path.display(), l.line(), l.column())
+        }
         None => format!("{}: {e}", path.display()),
     })
 }
@@ -441,6 +528,7 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
             }
             Step::Request { request, expect } => {
                 let before = scripted.log.lock().expect("log").len();
+                let metrics_before = gateway.runtime.metrics.lock().len();
                 let mut builder = axum::http::Request::builder()
                     .method(request.method.as_str())
                     .uri(&request.path);
@@ -548,6 +636,19 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
                                 got.unwrap_or("(absent)")
                             ));
                         }
+                    }
+                }
+                if let Some(wanted) = &expect.metrics {
+                    let got: Vec<apim_exec::MetricRecord> = gateway
+                        .runtime
+                        .metrics
+                        .lock()
+                        .iter()
+                        .skip(metrics_before)
+                        .cloned()
+                        .collect();
+                    if let Some(problem) = metrics_mismatch(wanted, &got) {
+                        fail(problem);
                     }
                 }
                 let now = apim_exec::Clock::now(clock.as_ref());
@@ -775,4 +876,67 @@ pub fn run_command(o: &Options, out: &mut dyn Write, err: &mut dyn Write) -> any
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(u8::from(failed > 0))
+}
+
+/// What differs between the expected token metrics and the ones a request emitted, if anything.
+fn metrics_mismatch(wanted: &[MetricExpect], got: &[apim_exec::MetricRecord]) -> Option<String> {
+    let describe = |m: &apim_exec::MetricRecord| {
+        let tokens = |t: Option<u64>| t.map_or("?".to_string(), |t| t.to_string());
+        format!(
+            "{} {:?} tokens {}/{}/{} (prompt/completion/total)",
+            m.namespace,
+            m.dimensions,
+            tokens(m.prompt_tokens),
+            tokens(m.completion_tokens),
+            tokens(m.total_tokens)
+        )
+    };
+    if wanted.len() != got.len() {
+        let list: Vec<String> = got.iter().map(describe).collect();
+        return Some(format!(
+            "expected {} token metric(s), got {}{}",
+            wanted.len(),
+            got.len(),
+            if list.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", list.join("; "))
+            }
+        ));
+    }
+    for (i, (w, g)) in wanted.iter().zip(got).enumerate() {
+        let mut wrong = Vec::new();
+        if let Some(ns) = &w.namespace
+            && *ns != g.namespace
+        {
+            wrong.push(format!("namespace {ns:?}"));
+        }
+        for (name, value) in &w.dimensions {
+            if g.dimensions.get(name) != Some(value) {
+                wrong.push(format!("dimension {name} = {value:?}"));
+            }
+        }
+        for (what, expected, actual) in [
+            ("prompt_tokens", w.prompt_tokens, g.prompt_tokens),
+            (
+                "completion_tokens",
+                w.completion_tokens,
+                g.completion_tokens,
+            ),
+            ("total_tokens", w.total_tokens, g.total_tokens),
+        ] {
+            if expected.is_some() && expected != actual {
+                wrong.push(format!("{what} {}", expected.unwrap_or_default()));
+            }
+        }
+        if !wrong.is_empty() {
+            return Some(format!(
+                "token metric {}: expected {}, got {}",
+                i + 1,
+                wrong.join(", "),
+                describe(g)
+            ));
+        }
+    }
+    None
 }

@@ -970,6 +970,7 @@ fn reload(
         *runtime.request_counter.lock() = *previous.request_counter.lock();
         *runtime.token_cache.lock() = previous.token_cache.lock().clone();
         *runtime.cache.lock() = previous.cache.lock().clone();
+        *runtime.metrics.lock() = previous.metrics.lock().clone();
         Ok((runtime, old.virtual_clock.clone()))
     };
     Ok(prepare_with(o, err, &world)?.map(|mut gateway| {

@@ -35,4 +35,5 @@ pub use io::{
     TokenIssuer, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse, VirtualClock,
 };
 pub use policies::EXECUTED;
+pub use policies::metrics::{KEPT_METRICS, MetricRecord, usage_of};
 pub use run::{Backends, Incoming, Outcome, Runtime};

@@ -40,6 +40,8 @@ pub struct Runtime {
     pub cache: Mutex<HashMap<String, (apim_expr::Value, Duration)>>,
     /// Where `send-one-way-request` runs its request without waiting.
     pub spawner: Arc<dyn crate::io::Spawn>,
+    /// Token metrics of `*-emit-token-metric`, oldest first (at most `KEPT_METRICS`).
+    pub metrics: Mutex<std::collections::VecDeque<crate::MetricRecord>>,
 }
 
 impl Runtime {
@@ -62,6 +64,7 @@ impl Runtime {
             token_cache: Mutex::new(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
             spawner,
+            metrics: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 }
@@ -293,6 +296,8 @@ pub struct Exchange {
     pub request_stream: Option<crate::io::Streamed>,
     /// The backend's reply body as a stream (buffer-response="false" and nothing reads it).
     pub response_stream: Option<crate::io::Streamed>,
+    /// Token metrics waiting for the backend's response.
+    pub(crate) pending_metrics: Vec<crate::policies::metrics::PendingMetric>,
 }
 
 pub(crate) fn parse_query(q: &str) -> Vec<(String, String)> {
@@ -347,6 +352,7 @@ impl Exchange {
             tracing: self.tracing,
             request_stream: None,
             response_stream: None,
+            pending_metrics: Vec::new(),
         }
     }
 
@@ -716,6 +722,7 @@ impl Plan {
             tracing: rt.trace || incoming.trace,
             request_stream: incoming.body_stream.clone(),
             response_stream: None,
+            pending_metrics: Vec::new(),
         };
         let activity = uuid::Uuid::from_u128(request_id).to_string();
         let mut failure: Option<PolicyError> = None;
@@ -724,6 +731,9 @@ impl Plan {
         for (i, section) in SECTIONS.into_iter().enumerate().take(3) {
             ex.section = section;
             match run_steps(&self.sections[i], &mut ex, rt, self).await {
+                Ok(Flow::Continue) if section == Section::Backend => {
+                    crate::policies::metrics::emit(&mut ex, rt, &incoming.info, &activity);
+                }
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Return) => {
                     returned = true;

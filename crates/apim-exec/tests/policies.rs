@@ -242,3 +242,112 @@ fn set_body_renders_liquid_templates() {
         Some("{\"user\": \"ADA\", \"method\": \"POST\", \"id\": \"7\"}")
     );
 }
+
+const METRIC: &str = r#"<policies>
+  <inbound>
+    <set-backend-service base-url="http://llm.local/openai" />
+    <llm-emit-token-metric namespace="openai">
+      <dimension name="API ID" />
+      <dimension name="Client IP" value="@(context.Request.IpAddress)" />
+      <dimension name="@("dep" + "loyment")" value="gpt-4o" />
+    </llm-emit-token-metric>
+    <choose>
+      <when condition="@(context.Request.Headers.ContainsKey("x-short-circuit"))">
+        <return-response><set-status code="204" reason="No Content" /></return-response>
+      </when>
+    </choose>
+  </inbound>
+  <backend><forward-request /></backend>
+</policies>"#;
+
+#[test]
+fn emit_token_metric_records_the_usage_of_the_backends_answer_with_its_dimensions() {
+    let h = harness(METRIC, None, Default::default());
+    h.upstream.script(
+        "llm.local",
+        vec![
+            ok(r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":30,"total_tokens":42}}"#),
+            Answer::Status(429, vec![("Retry-After", "5")], r#"{"error":{"code":"429"}}"#),
+        ],
+    );
+    h.advance(Duration::from_secs(3));
+    let mut first = post("{}");
+    first.info = serde_json::json!({ "api": { "id": "azure-openai" } });
+    assert_eq!(h.run(first).status, 200);
+    let metrics: Vec<_> = h.runtime.metrics.lock().iter().cloned().collect();
+    assert_eq!(metrics.len(), 1, "{metrics:?}");
+    let m = &metrics[0];
+    assert_eq!(
+        (m.policy.as_str(), m.namespace.as_str(), m.at_ms),
+        ("llm-emit-token-metric", "openai", 3000)
+    );
+    assert_eq!(
+        (m.prompt_tokens, m.completion_tokens, m.total_tokens),
+        (Some(12), Some(30), Some(42))
+    );
+    let dims: Vec<(&str, &str)> = m
+        .dimensions
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        dims,
+        [
+            ("API ID", "azure-openai"),
+            ("Client IP", "10.0.0.7"),
+            ("deployment", "gpt-4o")
+        ]
+    );
+
+    // A throttled answer has no usage, and a request answered before the backend never reached it.
+    assert_eq!(h.run(post("{}")).status, 429);
+    let mut short = post("{}");
+    short.headers.push(("x-short-circuit".into(), "1".into()));
+    assert_eq!(h.run(short).status, 204);
+    assert_eq!(h.runtime.metrics.lock().len(), 1);
+}
+
+#[test]
+fn token_usage_is_read_from_json_and_from_the_last_server_sent_event_that_has_it() {
+    assert_eq!(
+        apim_exec::usage_of(r#"{"usage":{"prompt_tokens":5,"completion_tokens":7}}"#),
+        Some((5, 7, 12))
+    );
+    let sse = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n\
+               data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}\n\n\
+               data: [DONE]\n\n";
+    assert_eq!(apim_exec::usage_of(sse), Some((3, 1, 4)));
+    assert_eq!(apim_exec::usage_of("{\"error\":{}}"), None);
+    assert_eq!(apim_exec::usage_of("not json"), None);
+}
+
+#[test]
+fn a_dimension_other_than_the_defaults_needs_a_value() {
+    let doc = r#"<policies><inbound>
+      <azure-openai-emit-token-metric><dimension name="Tenant" /></azure-openai-emit-token-metric>
+    </inbound><backend><forward-request /></backend></policies>"#;
+    let options = apim_policy::read::ParseOptions::default();
+    let parsed = apim_policy::parse(apim_source::FileId(1), doc, &options);
+    let document = parsed.document.expect("parses");
+    let scopes = [apim_policy::compose::ScopedDocument {
+        scope: apim_policy::Scope::Api,
+        document: &document,
+    }];
+    let (plan, diagnostics) = apim_exec::compile(
+        &scopes,
+        std::sync::Arc::new(apim_expr::Engine::default()),
+        &apim_exec::CompileOptions {
+            named_values: Default::default(),
+            fragments: Default::default(),
+            skip_unsupported: false,
+            backends: Vec::new(),
+        },
+    );
+    assert!(plan.is_none());
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.message.contains("dimension `Tenant` needs a value")),
+        "{diagnostics:?}"
+    );
+}

@@ -239,6 +239,7 @@ pub fn app_live(live: Arc<Live>) -> Router {
         .route("/_emulator/backends", get(backends))
         .route("/_emulator/clock", post(advance_clock).get(read_clock))
         .route("/_emulator/traces/{id}", get(read_trace))
+        .route("/_emulator/metrics", get(read_metrics))
         .fallback(any(handle))
         .with_state(live)
 }
@@ -335,6 +336,20 @@ async fn read_trace(
             serde_json::json!({ "message": format!("no trace for request {id} (only the last {KEPT_TRACES} are kept)") }),
         ),
     }
+}
+
+/// `GET /_emulator/metrics`: the token metrics `*-emit-token-metric` recorded, oldest first (the last
+/// `KEPT_METRICS`), where APIM would send them to Application Insights.
+async fn read_metrics(State(live): State<Shared>) -> Response {
+    let gw = live.current();
+    let metrics: Vec<serde_json::Value> = gw
+        .runtime
+        .metrics
+        .lock()
+        .iter()
+        .map(|m| serde_json::to_value(m).unwrap_or_default())
+        .collect();
+    json_response(StatusCode::OK, serde_json::Value::Array(metrics))
 }
 
 async fn read_clock(State(live): State<Shared>) -> Response {

@@ -835,3 +835,63 @@ async fn follow_redirects_decides_who_sees_a_3xx() {
         assert_eq!(target.received().len(), usize::from(follow));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_metrics_are_served_at_the_emulator_metrics_path() {
+    let llm = backend(vec![(
+        200,
+        vec![("content-type", "application/json")],
+        r#"{"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":4,"total_tokens":15}}"#,
+    )])
+    .await;
+    let policy = policy_file(
+        "metrics",
+        &format!(
+            r#"<policies>
+  <inbound>
+    <set-backend-service base-url="{}" />
+    <llm-emit-token-metric namespace="llm">
+      <dimension name="Subscription ID" />
+      <dimension name="model" value="@(context.Request.MatchedParameters.GetValueOrDefault("deployment", "gpt-4o"))" />
+    </llm-emit-token-metric>
+  </inbound>
+  <backend><forward-request /></backend>
+</policies>"#,
+            llm.url()
+        ),
+    );
+    let gateway = start(&quick_options(policy)).await;
+    let client = reqwest::Client::new();
+    let empty: serde_json::Value = client
+        .get(format!("{gateway}/_emulator/metrics"))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(empty, serde_json::json!([]));
+    assert_eq!(chat(&client, &gateway).await.0, 200);
+    let metrics: serde_json::Value = client
+        .get(format!("{gateway}/_emulator/metrics"))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(metrics.as_array().map(Vec::len), Some(1), "{metrics}");
+    let m = &metrics[0];
+    assert_eq!(m["policy"], "llm-emit-token-metric");
+    assert_eq!(m["namespace"], "llm");
+    assert_eq!(m["dimensions"]["model"], "gpt-4o");
+    assert!(m["dimensions"]["Subscription ID"].is_string(), "{m}");
+    assert_eq!(
+        (&m["promptTokens"], &m["completionTokens"], &m["totalTokens"]),
+        (
+            &serde_json::json!(11),
+            &serde_json::json!(4),
+            &serde_json::json!(15)
+        )
+    );
+}

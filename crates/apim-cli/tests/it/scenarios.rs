@@ -115,7 +115,89 @@ fn an_invalid_scenario_file_is_a_located_error() {
     let (code, _, err) = run(vec![path.clone()]);
     let _ = std::fs::remove_file(&path);
     assert_eq!(code, 2);
-    assert!(err.contains(".scenario.yaml:"), "{err}");
+    assert!(err.contains(".scenario.yaml:5:15: steps[0].expect: unknown field `statuss`, expected one of `status`"), "{err}");
+    assert!(
+        !err.contains(" at line "),
+        "the location is given once: {err}"
+    );
+}
+
+/// Misspelt keys in a backend's script and in a step are named, not ignored or lost in "no variant matched".
+#[test]
+fn misspelt_backend_and_step_keys_are_named() {
+    for (i, (text, message)) in [
+        (
+            "service:\n  policy: x.xml\nbackends:\n  b:\n    answers: []\nsteps: []\n",
+            ":5:5: backends.b: unknown field `answers`, expected `responses` or `default`",
+        ),
+        (
+            "service:\n  policy: x.xml\nsteps:\n  - advance: PT1S\n    expect: { status: 200 }\n",
+            "a step is either `request:` (with an optional `expect:`) or `advance:` alone",
+        ),
+        (
+            "service:\n  policy: x.xml\nsteps:\n  - reqest: { path: / }\n",
+            "unknown field `reqest`, expected one of `request`, `expect`, `advance`",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = std::env::temp_dir().join(format!(
+            "apim-emu-keys-{i}-{}.scenario.yaml",
+            std::process::id()
+        ));
+        std::fs::write(&path, text).expect("write");
+        let (code, _, err) = run(vec![path.clone()]);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(message), "case {i}: {err}");
+    }
+}
+
+/// Wrong token-metric expectations fail the run, each with what was expected and what was emitted.
+#[test]
+fn wrong_token_metric_expectations_fail_the_run() {
+    let dir = root().join("tests/scenarios/token-metrics");
+    let original =
+        std::fs::read_to_string(dir.join("token-metrics.scenario.yaml")).expect("the scenario");
+    for (i, (from, to, message)) in [
+        (
+            "prompt_tokens: 17",
+            "prompt_tokens: 16",
+            "expected prompt_tokens 16",
+        ),
+        (
+            "Client IP: 127.0.0.1",
+            "Client IP: 10.0.0.1",
+            "expected dimension Client IP = \"10.0.0.1\"",
+        ),
+        (
+            "namespace: openai",
+            "namespace: other",
+            "expected namespace \"other\"",
+        ),
+        (
+            "metrics: []",
+            "metrics: [ { total_tokens: 1 } ]",
+            "expected 1 token metric(s), got 0",
+        ),
+        (
+            "- { total_tokens: 18 }",
+            "- { total_tokens: 18 }\n        - { total_tokens: 18 }",
+            "expected 2 token metric(s), got 1",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert!(original.contains(from), "mutation {i} does not apply");
+        let path = dir.join(format!("mutated-{i}-{}.yaml", std::process::id()));
+        std::fs::write(&path, original.replacen(from, to, 1)).expect("write");
+        let (code, out, err) = run(vec![path.clone()]);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(code, 1, "mutation {i}: {out}{err}");
+        assert!(out.contains(message), "mutation {i}: {out}");
+    }
 }
 
 /// The published JSON Schema names every field the runner reads (so editors complete what the runner accepts).

@@ -8,6 +8,7 @@ mod forward_request;
 mod headers;
 mod liquid;
 mod messages;
+pub mod metrics;
 mod requests;
 mod retry;
 mod set_backend_service;
@@ -44,6 +45,7 @@ pub enum Op {
     CacheRemoveValue(cache::Remove),
     RewriteUri(messages::RewriteUri),
     MockResponse(messages::MockResponse),
+    EmitTokenMetric(metrics::EmitTokenMetric),
 }
 
 /// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
@@ -60,11 +62,14 @@ pub fn identity(policy: &Policy) -> Option<(&'static str, Span, Option<String>)>
 pub const EXECUTED: &[&str] = &[
     "authentication-basic",
     "authentication-managed-identity",
+    "azure-openai-emit-token-metric",
     "cache-lookup-value",
     "cache-remove-value",
     "cache-store-value",
     "choose",
     "forward-request",
+    "include-fragment",
+    "llm-emit-token-metric",
     "mock-response",
     "retry",
     "return-response",
@@ -111,6 +116,8 @@ pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<O
         Policy::CacheRemoveValue(p) => Op::CacheRemoveValue(cache::compile_remove(c, p)?),
         Policy::RewriteUri(p) => Op::RewriteUri(messages::compile_rewrite(c, p)?),
         Policy::MockResponse(p) => Op::MockResponse(messages::compile_mock(c, p)?),
+        Policy::LlmEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_llm(c, p)?),
+        Policy::AzureOpenaiEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_aoai(c, p)?),
         other => {
             if !c.options.skip_unsupported {
                 let name = other.name();
@@ -162,6 +169,7 @@ pub(crate) fn run<'a>(
             Op::CacheRemoveValue(p) => cache::run_remove(p, ex, rt, plan),
             Op::RewriteUri(p) => messages::run_rewrite(p, ex, rt, plan),
             Op::MockResponse(p) => messages::run_mock(p, ex, rt, plan),
+            Op::EmitTokenMetric(p) => metrics::run(p, ex, rt, plan),
         }
     })
 }

@@ -1,7 +1,7 @@
 //! `<azure-openai-emit-token-metric>`: Emits Azure OpenAI token-usage metrics (total/prompt/completion tokens) with dimensions to Application Insights.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/azure-openai-emit-token-metric-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/metrics.rs`): recorded in an in-memory metrics sink.
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

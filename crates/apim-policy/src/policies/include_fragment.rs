@@ -1,7 +1,7 @@
 //! `<include-fragment>`: Splices the XML of a named policy fragment in place.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/include-fragment-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec: the fragment is spliced in when the plan is compiled.
 
 use crate::element;
 #[allow(unused_imports)]
@@ -28,7 +28,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

@@ -1,7 +1,7 @@
 //! `<llm-emit-token-metric>`: Emits LLM token-usage metrics (total/prompt/completion, plus preview categories) with dimensions to Application Insights.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/llm-emit-token-metric-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/metrics.rs`): recorded in an in-memory metrics sink.
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 
