@@ -971,6 +971,8 @@ fn reload(
         *runtime.token_cache.lock() = previous.token_cache.lock().clone();
         *runtime.cache.lock() = previous.cache.lock().clone();
         *runtime.metrics.lock() = previous.metrics.lock().clone();
+        *runtime.token_counters.lock() = previous.token_counters.lock().clone();
+        *runtime.token_entry.lock() = *previous.token_entry.lock();
         Ok((runtime, old.virtual_clock.clone()))
     };
     Ok(prepare_with(o, err, &world)?.map(|mut gateway| {

@@ -36,4 +36,5 @@ pub use io::{
 };
 pub use policies::EXECUTED;
 pub use policies::metrics::{KEPT_METRICS, MetricRecord, usage_of};
+pub use policies::token_limit::estimate_tokens;
 pub use run::{Backends, Incoming, Outcome, Runtime};

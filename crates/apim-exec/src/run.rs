@@ -42,6 +42,10 @@ pub struct Runtime {
     pub spawner: Arc<dyn crate::io::Spawn>,
     /// Token metrics of `*-emit-token-metric`, oldest first (at most `KEPT_METRICS`).
     pub metrics: Mutex<std::collections::VecDeque<crate::MetricRecord>>,
+    /// `*-token-limit` counters by policy and counter key.
+    pub token_counters: Mutex<crate::policies::token_limit::TokenCounters>,
+    /// The last id given to a token-limit counter entry.
+    pub token_entry: Mutex<u64>,
 }
 
 impl Runtime {
@@ -65,6 +69,8 @@ impl Runtime {
             cache: Mutex::new(HashMap::new()),
             spawner,
             metrics: Mutex::new(std::collections::VecDeque::new()),
+            token_counters: Mutex::new(HashMap::new()),
+            token_entry: Mutex::new(0),
         }
     }
 }
@@ -298,6 +304,10 @@ pub struct Exchange {
     pub response_stream: Option<crate::io::Streamed>,
     /// Token metrics waiting for the backend's response.
     pub(crate) pending_metrics: Vec<crate::policies::metrics::PendingMetric>,
+    /// Token-limit entries waiting for the backend's usage.
+    pub(crate) pending_tokens: Vec<crate::policies::token_limit::PendingTokens>,
+    /// Headers policies add to whatever response the client gets (remaining tokens, tokens consumed).
+    pub(crate) late_headers: Vec<(String, String)>,
 }
 
 pub(crate) fn parse_query(q: &str) -> Vec<(String, String)> {
@@ -353,6 +363,8 @@ impl Exchange {
             request_stream: None,
             response_stream: None,
             pending_metrics: Vec::new(),
+            pending_tokens: Vec::new(),
+            late_headers: Vec::new(),
         }
     }
 
@@ -723,6 +735,8 @@ impl Plan {
             request_stream: incoming.body_stream.clone(),
             response_stream: None,
             pending_metrics: Vec::new(),
+            pending_tokens: Vec::new(),
+            late_headers: Vec::new(),
         };
         let activity = uuid::Uuid::from_u128(request_id).to_string();
         let mut failure: Option<PolicyError> = None;
@@ -732,6 +746,7 @@ impl Plan {
             ex.section = section;
             match run_steps(&self.sections[i], &mut ex, rt, self).await {
                 Ok(Flow::Continue) if section == Section::Backend => {
+                    crate::policies::token_limit::settle(&mut ex, rt);
                     crate::policies::metrics::emit(&mut ex, rt, &incoming.info, &activity);
                 }
                 Ok(Flow::Continue) => {}
@@ -809,7 +824,7 @@ impl Plan {
                 }
             }
         }
-        let (response, body) = ex.response.take().unwrap_or_else(|| {
+        let (mut response, body) = ex.response.take().unwrap_or_else(|| {
             (
                 ResponseData {
                     status: 200,
@@ -819,6 +834,15 @@ impl Plan {
                 BodyHandle::new(None),
             )
         });
+        for (name, value) in std::mem::take(&mut ex.late_headers) {
+            if !response
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(&name))
+            {
+                response.headers.push((name, value));
+            }
+        }
         // A streamed reply goes out as it arrives, unless an error or return-response replaced the response.
         let stream = if failure_seen || returned {
             None

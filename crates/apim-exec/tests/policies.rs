@@ -351,3 +351,121 @@ fn a_dimension_other_than_the_defaults_needs_a_value() {
         "{diagnostics:?}"
     );
 }
+
+fn token_limit_policy(attributes: &str) -> String {
+    format!(
+        r#"<policies>
+  <inbound>
+    <set-backend-service base-url="http://llm.local/openai" />
+    <llm-token-limit counter-key="@(context.Request.Headers.GetValueOrDefault("x-team", "none"))" {attributes}
+        remaining-tokens-header-name="x-remaining" tokens-consumed-header-name="x-consumed"
+        tokens-consumed-variable-name="consumed" retry-after-variable-name="wait" />
+  </inbound>
+  <backend><forward-request /></backend>
+  <on-error>
+    <set-header name="x-error" exists-action="override">
+      <value>@(context.LastError.Source + "/" + context.LastError.Reason + "/" + context.Variables.GetValueOrDefault<int>("wait", -1))</value>
+    </set-header>
+  </on-error>
+</policies>"#
+    )
+}
+
+const USAGE_40: &str =
+    r#"{"choices":[],"usage":{"prompt_tokens":30,"completion_tokens":10,"total_tokens":40}}"#;
+
+#[test]
+fn tokens_per_minute_counts_the_reported_usage_over_a_sliding_minute() {
+    let h = harness(
+        &token_limit_policy(r#"tokens-per-minute="50" estimate-prompt-tokens="false""#),
+        None,
+        Default::default(),
+    );
+    h.upstream.script("llm.local", vec![ok(USAGE_40)]);
+    let first = h.run(post("{}"));
+    assert_eq!(first.status, 200);
+    assert_eq!(header(&first.headers, "x-remaining"), Some("50"));
+    assert_eq!(header(&first.headers, "x-consumed"), Some("40"));
+    h.advance(Duration::from_secs(10));
+    // 40 of 50 used: the next request passes and overshoots, as APIM lets it.
+    assert_eq!(h.run(post("{}")).status, 200);
+    let refused = h.run(post("{}"));
+    assert_eq!(refused.status, 429);
+    // The first request's 40 tokens leave the window 50 s from now, and then this one fits.
+    assert_eq!(header(&refused.headers, "Retry-After"), Some("50"));
+    assert_eq!(
+        header(&refused.headers, "x-error"),
+        Some("llm-token-limit/TokenLimitExceeded/50")
+    );
+    assert_eq!(
+        h.upstream.seen().len(),
+        2,
+        "a refused request never reaches the backend"
+    );
+    // Another key has its own counter.
+    let mut other = post("{}");
+    other.headers.push(("x-team".into(), "blue".into()));
+    assert_eq!(h.run(other).status, 200);
+    h.advance(Duration::from_secs(49));
+    assert_eq!(h.run(post("{}")).status, 429, "still inside the minute");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(
+        h.run(post("{}")).status,
+        200,
+        "the first request's tokens aged out"
+    );
+}
+
+#[test]
+fn an_estimated_prompt_that_would_overshoot_is_refused_before_the_backend() {
+    let h = harness(
+        &token_limit_policy(r#"tokens-per-minute="60" estimate-prompt-tokens="true""#),
+        None,
+        Default::default(),
+    );
+    h.upstream.script("llm.local", vec![ok(USAGE_40)]);
+    // 100 characters: an estimate of 25 tokens.
+    let body = format!("{{\"messages\":\"{}\"}}", "x".repeat(100 - 15));
+    assert_eq!(body.len(), 100);
+    let first = h.run(post(&body));
+    assert_eq!(first.status, 200);
+    assert_eq!(header(&first.headers, "x-remaining"), Some("35"));
+    // The window now holds the reported 40 (not the estimated 25): 40 + 25 > 60.
+    assert_eq!(h.run(post(&body)).status, 429);
+    // A small prompt still fits: 40 + 3 <= 60.
+    assert_eq!(h.run(post("{\"m\":\"hi\"}")).status, 200);
+    assert_eq!(h.upstream.seen().len(), 2);
+}
+
+#[test]
+fn a_token_quota_refuses_with_403_until_its_period_ends() {
+    let h = harness(
+        &token_limit_policy(
+            r#"token-quota="100" token-quota-period="Daily" estimate-prompt-tokens="false""#,
+        ),
+        None,
+        Default::default(),
+    );
+    h.upstream.script("llm.local", vec![ok(USAGE_40)]);
+    for _ in 0..3 {
+        assert_eq!(h.run(post("{}")).status, 200);
+    }
+    let refused = h.run(post("{}"));
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused
+            .body
+            .as_deref()
+            .is_some_and(|b| b.contains("Token quota is exceeded. Quota will be replenished in")),
+        "{:?}",
+        refused.body
+    );
+    let wait: u64 = header(&refused.headers, "Retry-After")
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=86_400).contains(&wait), "{wait}");
+    h.advance(Duration::from_secs(wait - 1));
+    assert_eq!(h.run(post("{}")).status, 403, "the same day");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.run(post("{}")).status, 200, "a new day, a new quota");
+}

@@ -92,10 +92,9 @@ pub async fn start(config: MockConfig, listen: SocketAddr) -> std::io::Result<Mo
     Ok(Mock { addr, state })
 }
 
-fn estimate_tokens(text: &str) -> u64 {
-    // Roughly four characters per token, at least one.
-    (text.chars().count() as u64).div_ceil(4).max(1)
-}
+/// Roughly four characters per token, at least one: the rule the token-limit policies estimate prompts with,
+/// so that a policy's estimate and a mock's `usage` agree.
+use apim_exec::estimate_tokens;
 
 fn azure_error(status: StatusCode, code: &str, message: &str) -> Response {
     (

@@ -887,7 +887,11 @@ async fn token_metrics_are_served_at_the_emulator_metrics_path() {
     assert_eq!(m["dimensions"]["model"], "gpt-4o");
     assert!(m["dimensions"]["Subscription ID"].is_string(), "{m}");
     assert_eq!(
-        (&m["promptTokens"], &m["completionTokens"], &m["totalTokens"]),
+        (
+            &m["promptTokens"],
+            &m["completionTokens"],
+            &m["totalTokens"]
+        ),
         (
             &serde_json::json!(11),
             &serde_json::json!(4),

@@ -12,6 +12,7 @@ pub mod metrics;
 mod requests;
 mod retry;
 mod set_backend_service;
+pub mod token_limit;
 
 use apim_policy::policies::Policy;
 use apim_source::Span;
@@ -46,6 +47,7 @@ pub enum Op {
     RewriteUri(messages::RewriteUri),
     MockResponse(messages::MockResponse),
     EmitTokenMetric(metrics::EmitTokenMetric),
+    TokenLimit(token_limit::TokenLimit),
 }
 
 /// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
@@ -63,6 +65,7 @@ pub const EXECUTED: &[&str] = &[
     "authentication-basic",
     "authentication-managed-identity",
     "azure-openai-emit-token-metric",
+    "azure-openai-token-limit",
     "cache-lookup-value",
     "cache-remove-value",
     "cache-store-value",
@@ -70,6 +73,7 @@ pub const EXECUTED: &[&str] = &[
     "forward-request",
     "include-fragment",
     "llm-emit-token-metric",
+    "llm-token-limit",
     "mock-response",
     "retry",
     "return-response",
@@ -118,6 +122,8 @@ pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<O
         Policy::MockResponse(p) => Op::MockResponse(messages::compile_mock(c, p)?),
         Policy::LlmEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_llm(c, p)?),
         Policy::AzureOpenaiEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_aoai(c, p)?),
+        Policy::LlmTokenLimit(p) => Op::TokenLimit(token_limit::compile_llm(c, p)?),
+        Policy::AzureOpenaiTokenLimit(p) => Op::TokenLimit(token_limit::compile_aoai(c, p)?),
         other => {
             if !c.options.skip_unsupported {
                 let name = other.name();
@@ -170,6 +176,7 @@ pub(crate) fn run<'a>(
             Op::RewriteUri(p) => messages::run_rewrite(p, ex, rt, plan),
             Op::MockResponse(p) => messages::run_mock(p, ex, rt, plan),
             Op::EmitTokenMetric(p) => metrics::run(p, ex, rt, plan),
+            Op::TokenLimit(p) => token_limit::run(p, ex, rt, plan),
         }
     })
 }

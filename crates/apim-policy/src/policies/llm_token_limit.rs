@@ -1,7 +1,7 @@
 //! `<llm-token-limit>`: Limits LLM API token consumption per key as a tokens-per-minute rate and/or a periodic token quota.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/llm-token-limit-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/token_limit.rs`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 
