@@ -46,6 +46,8 @@ pub struct Runtime {
     pub token_counters: Mutex<crate::policies::token_limit::TokenCounters>,
     /// The last id given to a token-limit counter entry.
     pub token_entry: Mutex<u64>,
+    /// `rate-limit` and `rate-limit-by-key` sliding windows.
+    pub rate_counters: Mutex<crate::policies::rate_limit::RateCounters>,
 }
 
 impl Runtime {
@@ -71,6 +73,7 @@ impl Runtime {
             metrics: Mutex::new(std::collections::VecDeque::new()),
             token_counters: Mutex::new(HashMap::new()),
             token_entry: Mutex::new(0),
+            rate_counters: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -308,6 +311,10 @@ pub struct Exchange {
     pub(crate) pending_tokens: Vec<crate::policies::token_limit::PendingTokens>,
     /// Headers policies add to whatever response the client gets (remaining tokens, tokens consumed).
     pub(crate) late_headers: Vec<(String, String)>,
+    /// rate-limit-by-key increments left for the end of the pipeline.
+    pub(crate) postponed_increments: Vec<crate::policies::rate_limit::PostponedIncrement>,
+    /// The API, operation, product, subscription … the request came with, as the gateway described them.
+    pub(crate) info_json: Arc<serde_json::Value>,
 }
 
 pub(crate) fn parse_query(q: &str) -> Vec<(String, String)> {
@@ -365,6 +372,8 @@ impl Exchange {
             pending_metrics: Vec::new(),
             pending_tokens: Vec::new(),
             late_headers: Vec::new(),
+            postponed_increments: Vec::new(),
+            info_json: self.info_json.clone(),
         }
     }
 
@@ -737,6 +746,8 @@ impl Plan {
             pending_metrics: Vec::new(),
             pending_tokens: Vec::new(),
             late_headers: Vec::new(),
+            postponed_increments: Vec::new(),
+            info_json: Arc::new(incoming.info.clone()),
         };
         let activity = uuid::Uuid::from_u128(request_id).to_string();
         let mut failure: Option<PolicyError> = None;
@@ -747,7 +758,8 @@ impl Plan {
             match run_steps(&self.sections[i], &mut ex, rt, self).await {
                 Ok(Flow::Continue) if section == Section::Backend => {
                     crate::policies::token_limit::settle(&mut ex, rt);
-                    crate::policies::metrics::emit(&mut ex, rt, &incoming.info, &activity);
+                    let info = ex.info_json.clone();
+                    crate::policies::metrics::emit(&mut ex, rt, &info, &activity);
                 }
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Return) => {
@@ -824,6 +836,7 @@ impl Plan {
                 }
             }
         }
+        crate::policies::rate_limit::settle(&mut ex, rt, self);
         let (mut response, body) = ex.response.take().unwrap_or_else(|| {
             (
                 ResponseData {

@@ -469,3 +469,129 @@ fn a_token_quota_refuses_with_403_until_its_period_ends() {
     h.advance(Duration::from_secs(1));
     assert_eq!(h.run(post("{}")).status, 200, "a new day, a new quota");
 }
+
+fn rate_limit_policy(element: &str) -> String {
+    format!(
+        r#"<policies>
+  <inbound>
+    <set-backend-service base-url="http://svc.local/api" />
+    {element}
+  </inbound>
+  <backend><forward-request /></backend>
+</policies>"#
+    )
+}
+
+#[test]
+fn rate_limit_by_key_counts_calls_in_a_sliding_window() {
+    let h = harness(
+        &rate_limit_policy(
+            r#"<rate-limit-by-key calls="2" renewal-period="10" counter-key="@(context.Request.IpAddress)"
+                 remaining-calls-header-name="x-remaining" total-calls-header-name="x-total" />"#,
+        ),
+        None,
+        Default::default(),
+    );
+    h.upstream.script("svc.local", vec![ok("{}")]);
+    let first = h.run(post("{}"));
+    assert_eq!(
+        (
+            first.status,
+            header(&first.headers, "x-remaining"),
+            header(&first.headers, "x-total")
+        ),
+        (200, Some("1"), Some("2"))
+    );
+    h.advance(Duration::from_secs(4));
+    assert_eq!(header(&h.run(post("{}")).headers, "x-remaining"), Some("0"));
+    let refused = h.run(post("{}"));
+    assert_eq!(refused.status, 429);
+    assert_eq!(header(&refused.headers, "Retry-After"), Some("6"));
+    assert!(
+        refused
+            .body
+            .as_deref()
+            .is_some_and(|b| b.contains("Rate limit is exceeded. Try again in 6 seconds.")),
+        "{:?}",
+        refused.body
+    );
+    // Another key (client address) has its own window.
+    let mut other = post("{}");
+    other.ip_address = "10.0.0.8".into();
+    assert_eq!(h.run(other).status, 200);
+    h.advance(Duration::from_secs(6));
+    assert_eq!(
+        h.run(post("{}")).status,
+        200,
+        "the first call left the window"
+    );
+    assert_eq!(h.upstream.seen().len(), 4);
+}
+
+#[test]
+fn an_expression_increment_condition_counts_at_the_end_so_the_limit_shows_one_call_late() {
+    let h = harness(
+        &rate_limit_policy(
+            r#"<rate-limit-by-key calls="1" renewal-period="60" counter-key="all"
+                 increment-condition="@(context.Response.StatusCode == 200)" />"#,
+        ),
+        None,
+        Default::default(),
+    );
+    h.upstream.script(
+        "svc.local",
+        vec![Answer::Status(500, vec![], "boom"), ok("{}")],
+    );
+    assert_eq!(h.run(post("{}")).status, 500, "not counted: not a 200");
+    assert_eq!(
+        h.run(post("{}")).status,
+        200,
+        "counted once it answered 200"
+    );
+    assert_eq!(h.run(post("{}")).status, 429);
+}
+
+#[test]
+fn rate_limit_applies_per_subscription_with_api_limits_inside() {
+    let h = harness(
+        &rate_limit_policy(
+            r#"<rate-limit calls="3" renewal-period="60">
+                 <api name="orders" calls="1" renewal-period="30" />
+               </rate-limit>"#,
+        ),
+        None,
+        Default::default(),
+    );
+    h.upstream.script("svc.local", vec![ok("{}")]);
+    let call = |subscription: Option<&str>, api: &str| {
+        let mut incoming = post("{}");
+        incoming.info = match subscription {
+            Some(s) => {
+                serde_json::json!({ "subscription": { "id": s }, "api": { "id": api, "name": api } })
+            }
+            None => serde_json::json!({ "api": { "id": api, "name": api } }),
+        };
+        h.run(incoming).status
+    };
+    assert_eq!(call(Some("alice"), "orders"), 200);
+    assert_eq!(
+        call(Some("alice"), "orders"),
+        429,
+        "the orders API allows one call in 30 s"
+    );
+    assert_eq!(call(Some("alice"), "users"), 200);
+    assert_eq!(call(Some("alice"), "users"), 200);
+    assert_eq!(
+        call(Some("alice"), "users"),
+        429,
+        "three calls a minute in all"
+    );
+    assert_eq!(call(Some("bob"), "users"), 200, "per subscription");
+    for _ in 0..5 {
+        assert_eq!(
+            call(None, "users"),
+            200,
+            "calls without a subscription are not limited"
+        );
+    }
+}

@@ -259,7 +259,7 @@ fn a_policy_with_errors_stops_startup_with_its_diagnostics() {
     let dir = std::env::temp_dir().join(format!("apim-emu-serve-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let policy = dir.join("api.xml");
-    std::fs::write(&policy, "<policies><inbound><rate-limit calls=\"5\" renewal-period=\"60\" /><set-backend-service backend-id=\"nope\" /></inbound></policies>").expect("write");
+    std::fs::write(&policy, "<policies><inbound><check-header name=\"x-key\" failed-check-httpcode=\"401\" failed-check-error-message=\"no key\" ignore-case=\"true\" /><set-backend-service backend-id=\"nope\" /></inbound></policies>").expect("write");
     let mut o = quick_options(policy.clone());
     let mut err = Vec::new();
     assert!(matches!(
@@ -268,7 +268,7 @@ fn a_policy_with_errors_stops_startup_with_its_diagnostics() {
     ));
     let text = String::from_utf8_lossy(&err);
     assert!(
-        text.contains("error[P040]: `rate-limit` is not executed by apim-emu yet"),
+        text.contains("error[P040]: `check-header` is not executed by apim-emu yet"),
         "{text}"
     );
     assert!(

@@ -9,6 +9,7 @@ mod headers;
 mod liquid;
 mod messages;
 pub mod metrics;
+pub mod rate_limit;
 mod requests;
 mod retry;
 mod set_backend_service;
@@ -48,6 +49,8 @@ pub enum Op {
     MockResponse(messages::MockResponse),
     EmitTokenMetric(metrics::EmitTokenMetric),
     TokenLimit(token_limit::TokenLimit),
+    RateLimit(rate_limit::RateLimit),
+    RateLimitByKey(rate_limit::RateLimitByKey),
 }
 
 /// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
@@ -75,6 +78,8 @@ pub const EXECUTED: &[&str] = &[
     "llm-emit-token-metric",
     "llm-token-limit",
     "mock-response",
+    "rate-limit",
+    "rate-limit-by-key",
     "retry",
     "return-response",
     "rewrite-uri",
@@ -122,6 +127,8 @@ pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<O
         Policy::MockResponse(p) => Op::MockResponse(messages::compile_mock(c, p)?),
         Policy::LlmEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_llm(c, p)?),
         Policy::AzureOpenaiEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_aoai(c, p)?),
+        Policy::RateLimit(p) => Op::RateLimit(rate_limit::compile(c, p, path)?),
+        Policy::RateLimitByKey(p) => Op::RateLimitByKey(rate_limit::compile_by_key(c, p)?),
         Policy::LlmTokenLimit(p) => Op::TokenLimit(token_limit::compile_llm(c, p)?),
         Policy::AzureOpenaiTokenLimit(p) => Op::TokenLimit(token_limit::compile_aoai(c, p)?),
         other => {
@@ -177,6 +184,8 @@ pub(crate) fn run<'a>(
             Op::MockResponse(p) => messages::run_mock(p, ex, rt, plan),
             Op::EmitTokenMetric(p) => metrics::run(p, ex, rt, plan),
             Op::TokenLimit(p) => token_limit::run(p, ex, rt, plan),
+            Op::RateLimit(p) => rate_limit::run(p, ex, rt, plan),
+            Op::RateLimitByKey(p) => rate_limit::run_by_key(p, ex, rt, plan),
         }
     })
 }

@@ -1,7 +1,7 @@
 //! `<rate-limit>`: Throttles calls per subscription to a fixed number within a sliding time window, returning 429 when exceeded.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/rate-limit-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/rate_limit.rs`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -17,7 +17,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     doc: "https://learn.microsoft.com/azure/api-management/rate-limit-policy",
     sections: &[Section::Inbound],
     scopes: &[Scope::Product, Scope::Api, Scope::Operation],
-    executes: false,
+    executes: true,
     once_per_section: true,
 };
 

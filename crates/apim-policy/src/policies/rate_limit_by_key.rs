@@ -1,7 +1,7 @@
 //! `<rate-limit-by-key>`: Throttles calls per arbitrary (usually expression-computed) key within a sliding window, returning 429 when exceeded.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/rate-limit-by-key-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/rate_limit.rs`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 
