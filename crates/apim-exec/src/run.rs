@@ -46,6 +46,8 @@ pub struct Runtime {
     pub token_counters: Mutex<crate::policies::token_limit::TokenCounters>,
     /// The last id given to a token-limit counter entry.
     pub token_entry: Mutex<u64>,
+    /// Messages of `log-to-eventhub`, oldest first (at most `KEPT_EVENTS`).
+    pub events: Mutex<std::collections::VecDeque<crate::EventRecord>>,
     /// `rate-limit` and `rate-limit-by-key` sliding windows.
     pub rate_counters: Mutex<crate::policies::rate_limit::RateCounters>,
 }
@@ -74,6 +76,7 @@ impl Runtime {
             token_counters: Mutex::new(HashMap::new()),
             token_entry: Mutex::new(0),
             rate_counters: Mutex::new(HashMap::new()),
+            events: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 }

@@ -405,7 +405,7 @@ fn round_robin_spreads_evenly_and_weights_split_proportionally() {
 
 #[test]
 fn unsupported_policies_are_refused_unless_skipped() {
-    let policy = r#"<policies><inbound><check-header name="x-key" failed-check-httpcode="401" failed-check-error-message="no key" ignore-case="true" /></inbound></policies>"#;
+    let policy = r#"<policies><inbound><ip-filter action="allow"><address>10.0.0.1</address></ip-filter></inbound></policies>"#;
     let options = apim_policy::read::ParseOptions::default();
     let doc = apim_policy::parse(apim_source::FileId(0), policy, &options)
         .document

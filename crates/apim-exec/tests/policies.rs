@@ -595,3 +595,130 @@ fn rate_limit_applies_per_subscription_with_api_limits_inside() {
         );
     }
 }
+
+#[test]
+fn check_header_refuses_a_missing_header_and_values_not_listed() {
+    let h = harness(
+        r#"<policies>
+  <inbound>
+    <check-header name="x-tenant" failed-check-httpcode="401" failed-check-error-message="Tenant required" ignore-case="true">
+      <value>Contoso</value>
+      <value>Fabrikam</value>
+    </check-header>
+    <return-response><set-status code="200" reason="OK" /></return-response>
+  </inbound>
+  <on-error>
+    <set-header name="x-reason" exists-action="override"><value>@(context.LastError.Reason + ": " + context.LastError.Message)</value></set-header>
+  </on-error>
+</policies>"#,
+        None,
+        Default::default(),
+    );
+    let with = |value: Option<&str>| {
+        let mut incoming = post("{}");
+        if let Some(v) = value {
+            incoming.headers.push(("X-Tenant".into(), v.into()));
+        }
+        h.run(incoming)
+    };
+    let missing = with(None);
+    assert_eq!(missing.status, 401);
+    assert_eq!(
+        missing.body.as_deref(),
+        Some(r#"{"statusCode":401,"message":"Tenant required"}"#)
+    );
+    assert_eq!(
+        header(&missing.headers, "x-reason"),
+        Some("HeaderNotFound: Header x-tenant was not found in the request. Access denied.")
+    );
+    let wrong = with(Some("Northwind"));
+    assert_eq!(wrong.status, 401);
+    assert_eq!(
+        header(&wrong.headers, "x-reason"),
+        Some(
+            "HeaderValueNotAllowed: Header x-tenant value of Northwind is not allowed. Access denied."
+        )
+    );
+    assert_eq!(with(Some("contoso")).status, 200, "ignore-case");
+}
+
+#[test]
+fn find_and_replace_works_on_the_request_body_inbound_and_the_response_body_outbound() {
+    let h = harness(
+        r#"<policies>
+  <inbound>
+    <set-backend-service base-url="http://svc.local/api" />
+    <find-and-replace from="gpt-4" to="gpt-4o" />
+  </inbound>
+  <backend><forward-request /></backend>
+  <outbound>
+    <find-and-replace from="secret" to="" />
+  </outbound>
+</policies>"#,
+        None,
+        Default::default(),
+    );
+    h.upstream.script(
+        "svc.local",
+        vec![ok(r#"{"a":"secret value","b":"secret"}"#)],
+    );
+    let out = h.run(post(r#"{"model":"gpt-4","fallback":"gpt-4"}"#));
+    assert_eq!(out.body.as_deref(), Some(r#"{"a":" value","b":""}"#));
+    assert_eq!(
+        h.upstream.seen()[0].body.as_deref(),
+        Some(r#"{"model":"gpt-4o","fallback":"gpt-4o"}"#)
+    );
+}
+
+#[test]
+fn emit_metric_and_log_to_eventhub_record_into_the_in_memory_sinks() {
+    let h = harness(
+        r#"<policies>
+  <inbound>
+    <emit-metric name="requests" namespace="apis" value="@(2.5 * 2)">
+      <dimension name="API ID" />
+      <dimension name="method" value="@(context.Request.Method)" />
+    </emit-metric>
+    <log-to-eventhub logger-id="audit" partition-key="@(context.Request.IpAddress)">@("called " + context.Request.Url.Path)</log-to-eventhub>
+    <return-response><set-status code="204" reason="No Content" /></return-response>
+  </inbound>
+</policies>"#,
+        None,
+        Default::default(),
+    );
+    let mut incoming = post("{}");
+    incoming.info = serde_json::json!({ "api": { "id": "orders" } });
+    assert_eq!(h.run(incoming).status, 204);
+    let metrics: Vec<_> = h.runtime.metrics.lock().iter().cloned().collect();
+    assert_eq!(metrics.len(), 1);
+    assert_eq!(
+        (
+            metrics[0].name.as_deref(),
+            metrics[0].value,
+            metrics[0].namespace.as_str()
+        ),
+        (Some("requests"), Some(5.0), "apis")
+    );
+    assert_eq!(
+        metrics[0].dimensions.get("API ID").map(String::as_str),
+        Some("orders")
+    );
+    assert_eq!(
+        metrics[0].dimensions.get("method").map(String::as_str),
+        Some("POST")
+    );
+    let events: Vec<_> = h.runtime.events.lock().iter().cloned().collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (
+            events[0].logger_id.as_str(),
+            events[0].partition_key.as_deref(),
+            events[0].message.as_str()
+        ),
+        (
+            "audit",
+            Some("10.0.0.7"),
+            "called /openai/deployments/gpt-4o/chat/completions"
+        )
+    );
+}

@@ -146,6 +146,11 @@ impl RequestInfo {
         }
         Ok(RequestInfo { fields, request_id })
     }
+
+    /// `context.RequestId` as a number.
+    pub fn request_id(&self) -> u128 {
+        self.request_id
+    }
 }
 
 fn header_dict(lines: &[(String, String)]) -> Dynamic {

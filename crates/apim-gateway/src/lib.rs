@@ -240,6 +240,7 @@ pub fn app_live(live: Arc<Live>) -> Router {
         .route("/_emulator/clock", post(advance_clock).get(read_clock))
         .route("/_emulator/traces/{id}", get(read_trace))
         .route("/_emulator/metrics", get(read_metrics))
+        .route("/_emulator/events", get(read_events))
         .fallback(any(handle))
         .with_state(live)
 }
@@ -350,6 +351,19 @@ async fn read_metrics(State(live): State<Shared>) -> Response {
         .map(|m| serde_json::to_value(m).unwrap_or_default())
         .collect();
     json_response(StatusCode::OK, serde_json::Value::Array(metrics))
+}
+
+/// `GET /_emulator/events`: the messages `log-to-eventhub` sent, oldest first (the last `KEPT_EVENTS`).
+async fn read_events(State(live): State<Shared>) -> Response {
+    let gw = live.current();
+    let events: Vec<serde_json::Value> = gw
+        .runtime
+        .events
+        .lock()
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap_or_default())
+        .collect();
+    json_response(StatusCode::OK, serde_json::Value::Array(events))
 }
 
 async fn read_clock(State(live): State<Shared>) -> Response {

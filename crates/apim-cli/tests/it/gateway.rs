@@ -259,7 +259,7 @@ fn a_policy_with_errors_stops_startup_with_its_diagnostics() {
     let dir = std::env::temp_dir().join(format!("apim-emu-serve-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let policy = dir.join("api.xml");
-    std::fs::write(&policy, "<policies><inbound><check-header name=\"x-key\" failed-check-httpcode=\"401\" failed-check-error-message=\"no key\" ignore-case=\"true\" /><set-backend-service backend-id=\"nope\" /></inbound></policies>").expect("write");
+    std::fs::write(&policy, "<policies><inbound><ip-filter action=\"allow\"><address>10.0.0.1</address></ip-filter><set-backend-service backend-id=\"nope\" /></inbound></policies>").expect("write");
     let mut o = quick_options(policy.clone());
     let mut err = Vec::new();
     assert!(matches!(
@@ -268,7 +268,7 @@ fn a_policy_with_errors_stops_startup_with_its_diagnostics() {
     ));
     let text = String::from_utf8_lossy(&err);
     assert!(
-        text.contains("error[P040]: `check-header` is not executed by apim-emu yet"),
+        text.contains("error[P040]: `ip-filter` is not executed by apim-emu yet"),
         "{text}"
     );
     assert!(
@@ -837,7 +837,7 @@ async fn follow_redirects_decides_who_sees_a_3xx() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn token_metrics_are_served_at_the_emulator_metrics_path() {
+async fn token_metrics_and_event_hub_messages_are_served_at_emulator_paths() {
     let llm = backend(vec![(
         200,
         vec![("content-type", "application/json")],
@@ -854,6 +854,7 @@ async fn token_metrics_are_served_at_the_emulator_metrics_path() {
       <dimension name="Subscription ID" />
       <dimension name="model" value="@(context.Request.MatchedParameters.GetValueOrDefault("deployment", "gpt-4o"))" />
     </llm-emit-token-metric>
+    <log-to-eventhub logger-id="audit">@("chat from " + context.Request.IpAddress)</log-to-eventhub>
   </inbound>
   <backend><forward-request /></backend>
 </policies>"#,
@@ -886,6 +887,16 @@ async fn token_metrics_are_served_at_the_emulator_metrics_path() {
     assert_eq!(m["namespace"], "llm");
     assert_eq!(m["dimensions"]["model"], "gpt-4o");
     assert!(m["dimensions"]["Subscription ID"].is_string(), "{m}");
+    let events: serde_json::Value = client
+        .get(format!("{gateway}/_emulator/events"))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(events[0]["loggerId"], "audit", "{events}");
+    assert_eq!(events[0]["message"], "chat from 127.0.0.1", "{events}");
     assert_eq!(
         (
             &m["promptTokens"],

@@ -1,5 +1,11 @@
-//! `llm-emit-token-metric` and `azure-openai-emit-token-metric`: token-usage metrics with dimensions, recorded
-//! in the runtime's in-memory metrics sink (`Runtime::metrics`, served at `/_emulator/metrics`).
+//! `llm-emit-token-metric` and `azure-openai-emit-token-metric`: token-usage metrics with dimensions, and
+//! `emit-metric`: a custom metric; all recorded in the runtime's in-memory metrics sink (`Runtime::metrics`,
+//! served at `/_emulator/metrics`).
+//!
+//! Azure: https://learn.microsoft.com/azure/api-management/emit-metric-policy — `name` (literal), `namespace`
+//! (default "API Management"), `value` (a double, default 1), 1 to 5 dimensions; the default dimensions (API ID,
+//! Operation ID, Product ID, User ID, Subscription ID, Location, Gateway ID) may omit `value`. Emitted when the
+//! policy runs.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/llm-emit-token-metric-policy (reference 02):
 //! Total, Prompt and Completion Tokens from the `usage` section of the LLM's response, sent to Application
@@ -13,6 +19,7 @@
 //! estimates them. A response without `usage` (an error, a non-LLM reply) records no metric (UNVERIFIED).
 
 use apim_policy::policies::azure_openai_emit_token_metric as aoai;
+use apim_policy::policies::emit_metric as custom;
 use apim_policy::policies::llm_emit_token_metric as llm;
 use apim_policy::value::Value;
 use serde::Serialize;
@@ -57,6 +64,11 @@ pub struct PendingMetric {
 pub struct MetricRecord {
     pub policy: String,
     pub namespace: String,
+    /// emit-metric's metric name and value (token metrics have Prompt, Completion and Total Tokens instead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
     /// Clock time of the emission, in milliseconds (virtual under `test`).
     pub at_ms: u64,
     pub request_id: String,
@@ -209,6 +221,119 @@ pub fn usage_of(body: &str) -> Option<(u64, u64, u64)> {
         .find_map(|v| from(&v))
 }
 
+/// The value of a default dimension, from what the gateway knows of the request.
+fn default_dimension(name: &str, info: &serde_json::Value, backend: &str) -> String {
+    let field = |part: &str, key: &str| {
+        info.get(part)
+            .and_then(|p| p.get(key))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    match name.to_ascii_lowercase().as_str() {
+        "api id" => field("api", "id"),
+        "operation id" => field("operation", "id"),
+        "product id" => field("product", "id"),
+        "user id" => field("user", "id"),
+        "subscription id" => field("subscription", "id"),
+        "location" => field("deployment", "region"),
+        "gateway id" => field("deployment", "gatewayId"),
+        "backend id" => backend.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn record(rt: &Runtime, record: MetricRecord) {
+    let mut sink = rt.metrics.lock();
+    if sink.len() >= KEPT_METRICS {
+        sink.pop_front();
+    }
+    sink.push_back(record);
+}
+
+pub struct EmitMetric {
+    name: String,
+    value: Cv<String>,
+    inner: EmitTokenMetric,
+}
+
+pub(crate) fn compile_custom(c: &mut Compiler, p: &custom::EmitMetric) -> Option<EmitMetric> {
+    let name = match &p.name {
+        Value::Literal { value, .. } => value.clone(),
+        other => {
+            c.error(other.span(), "name must be a literal");
+            return None;
+        }
+    };
+    let value = match &p.value {
+        Some(v) => c.value(v)?,
+        None => Cv::Lit("1".to_string()),
+    };
+    let dims: Vec<(&Value<String>, Option<&Value<String>>)> = p
+        .dimensions
+        .iter()
+        .map(|d| (&d.name, d.value.as_ref()))
+        .collect();
+    Some(EmitMetric {
+        name,
+        value,
+        inner: compile_common(c, "emit-metric", &p.namespace, &dims)?,
+    })
+}
+
+pub(crate) fn run_custom(
+    p: &EmitMetric,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<Flow, PolicyError> {
+    let text = eval(&p.value, ex, rt, plan, "value")?;
+    let value: f64 = text.trim().parse().map_err(|_| {
+        PolicyError::new(
+            "emit-metric",
+            "ExpressionValueEvaluationFailure",
+            format!("Expression evaluation failed. The value of value, '{text}', is not a number."),
+        )
+    })?;
+    let mut dimensions = std::collections::BTreeMap::new();
+    let backend = ex
+        .backend_entity
+        .as_ref()
+        .map(|(name, _)| name.clone())
+        .unwrap_or_default();
+    for (name, v) in &p.inner.dimensions {
+        let name = eval(name, ex, rt, plan, "dimension name")?;
+        let v = match v {
+            Some(v) => eval(v, ex, rt, plan, "dimension value")?,
+            None => default_dimension(&name, &ex.info_json, &backend),
+        };
+        dimensions.insert(name, v);
+    }
+    note!(
+        ex,
+        format!(
+            "emit-metric: {} = {value} in `{}`",
+            p.name, p.inner.namespace
+        )
+    );
+    record(
+        rt,
+        MetricRecord {
+            policy: "emit-metric".into(),
+            namespace: p.inner.namespace.clone(),
+            name: Some(p.name.clone()),
+            value: Some(value),
+            at_ms: rt.clock.now().as_millis() as u64,
+            request_id: uuid::Uuid::from_u128(ex.info.request_id()).to_string(),
+            dimensions,
+            prompt_tokens: None,
+            completion_tokens: None,
+            total_tokens: None,
+        },
+    );
+    Ok(Flow::Continue)
+}
+
 /// Emits the request's pending metrics once the backend section is over (nothing when no backend answered).
 pub(crate) fn emit(ex: &mut Exchange, rt: &Runtime, info: &serde_json::Value, request_id: &str) {
     if ex.pending_metrics.is_empty() || ex.forward_attempts == 0 {
@@ -232,13 +357,6 @@ pub(crate) fn emit(ex: &mut Exchange, rt: &Runtime, info: &serde_json::Value, re
             }
         }
     };
-    let field = |part: &str, key: &str| {
-        info.get(part)
-            .and_then(|p| p.get(key))
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
     let backend = ex
         .backend_entity
         .as_ref()
@@ -246,29 +364,20 @@ pub(crate) fn emit(ex: &mut Exchange, rt: &Runtime, info: &serde_json::Value, re
         .unwrap_or_default();
     let at_ms = rt.clock.now().as_millis() as u64;
     let pending = std::mem::take(&mut ex.pending_metrics);
-    let mut sink = rt.metrics.lock();
     for m in pending {
         let dimensions = m
             .dimensions
             .into_iter()
             .map(|(name, value)| {
-                let value = value.unwrap_or_else(|| match name.to_ascii_lowercase().as_str() {
-                    "api id" => field("api", "id"),
-                    "operation id" => field("operation", "id"),
-                    "product id" => field("product", "id"),
-                    "user id" => field("user", "id"),
-                    "subscription id" => field("subscription", "id"),
-                    "location" => field("deployment", "region"),
-                    "gateway id" => field("deployment", "gatewayId"),
-                    "backend id" => backend.clone(),
-                    _ => String::new(),
-                });
+                let value = value.unwrap_or_else(|| default_dimension(&name, info, &backend));
                 (name, value)
             })
             .collect();
         let record = MetricRecord {
             policy: m.policy.to_string(),
             namespace: m.namespace,
+            name: None,
+            value: None,
             at_ms,
             request_id: request_id.to_string(),
             dimensions,
@@ -289,9 +398,6 @@ pub(crate) fn emit(ex: &mut Exchange, rt: &Runtime, info: &serde_json::Value, re
                 ),
             }
         );
-        if sink.len() >= KEPT_METRICS {
-            sink.pop_front();
-        }
-        sink.push_back(record);
+        self::record(rt, record);
     }
 }

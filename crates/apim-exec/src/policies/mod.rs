@@ -3,10 +3,13 @@
 
 mod authentication;
 mod cache;
+mod check_header;
 mod choose;
+mod find_and_replace;
 mod forward_request;
 mod headers;
 mod liquid;
+pub mod log_to_eventhub;
 mod messages;
 pub mod metrics;
 pub mod rate_limit;
@@ -51,6 +54,10 @@ pub enum Op {
     TokenLimit(token_limit::TokenLimit),
     RateLimit(rate_limit::RateLimit),
     RateLimitByKey(rate_limit::RateLimitByKey),
+    CheckHeader(check_header::CheckHeader),
+    FindAndReplace(find_and_replace::FindAndReplace),
+    EmitMetric(metrics::EmitMetric),
+    LogToEventhub(log_to_eventhub::LogToEventhub),
 }
 
 /// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
@@ -72,11 +79,15 @@ pub const EXECUTED: &[&str] = &[
     "cache-lookup-value",
     "cache-remove-value",
     "cache-store-value",
+    "check-header",
     "choose",
+    "emit-metric",
+    "find-and-replace",
     "forward-request",
     "include-fragment",
     "llm-emit-token-metric",
     "llm-token-limit",
+    "log-to-eventhub",
     "mock-response",
     "rate-limit",
     "rate-limit-by-key",
@@ -127,6 +138,10 @@ pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<O
         Policy::MockResponse(p) => Op::MockResponse(messages::compile_mock(c, p)?),
         Policy::LlmEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_llm(c, p)?),
         Policy::AzureOpenaiEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_aoai(c, p)?),
+        Policy::CheckHeader(p) => Op::CheckHeader(check_header::compile(c, p)?),
+        Policy::FindAndReplace(p) => Op::FindAndReplace(find_and_replace::compile(c, p)?),
+        Policy::EmitMetric(p) => Op::EmitMetric(metrics::compile_custom(c, p)?),
+        Policy::LogToEventhub(p) => Op::LogToEventhub(log_to_eventhub::compile(c, p)?),
         Policy::RateLimit(p) => Op::RateLimit(rate_limit::compile(c, p, path)?),
         Policy::RateLimitByKey(p) => Op::RateLimitByKey(rate_limit::compile_by_key(c, p)?),
         Policy::LlmTokenLimit(p) => Op::TokenLimit(token_limit::compile_llm(c, p)?),
@@ -185,6 +200,10 @@ pub(crate) fn run<'a>(
             Op::EmitTokenMetric(p) => metrics::run(p, ex, rt, plan),
             Op::TokenLimit(p) => token_limit::run(p, ex, rt, plan),
             Op::RateLimit(p) => rate_limit::run(p, ex, rt, plan),
+            Op::CheckHeader(p) => check_header::run(p, ex, rt, plan),
+            Op::FindAndReplace(p) => find_and_replace::run(p, ex, rt, plan),
+            Op::EmitMetric(p) => metrics::run_custom(p, ex, rt, plan),
+            Op::LogToEventhub(p) => log_to_eventhub::run(p, ex, rt, plan),
             Op::RateLimitByKey(p) => rate_limit::run_by_key(p, ex, rt, plan),
         }
     })

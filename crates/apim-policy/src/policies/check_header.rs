@@ -1,7 +1,7 @@
 //! `<check-header>`: Requires a request header to be present and optionally to match one of a set of values; otherwise ends the request with a configured status and message.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/check-header-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec.
 
 use crate::element;
 #[allow(unused_imports)]
@@ -17,7 +17,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     doc: "https://learn.microsoft.com/azure/api-management/check-header-policy",
     sections: &[Section::Inbound],
     scopes: &[Scope::Global, Scope::Product, Scope::Api, Scope::Operation],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

@@ -1,7 +1,7 @@
 //! `<emit-metric>`: Emits a custom metric with dimensions to Application Insights.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/emit-metric-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec.
 
 use crate::element;
 #[allow(unused_imports)]
@@ -28,7 +28,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

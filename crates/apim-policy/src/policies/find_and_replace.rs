@@ -1,7 +1,7 @@
 //! `<find-and-replace>`: Replaces occurrences of a substring in the request or response body with another string.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/find-and-replace-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec.
 
 use crate::element;
 #[allow(unused_imports)]
@@ -28,7 +28,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

@@ -1,7 +1,7 @@
 //! `<log-to-eventhub>`: Sends a string message to an Event Hub configured as an API Management Logger entity.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/log-to-eventhub-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec.
 
 use crate::element;
 #[allow(unused_imports)]
@@ -22,7 +22,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Section::OnError,
     ],
     scopes: &[Scope::Global, Scope::Product, Scope::Api, Scope::Operation],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 
