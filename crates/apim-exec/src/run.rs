@@ -46,6 +46,8 @@ pub struct Runtime {
     pub token_counters: Mutex<crate::policies::token_limit::TokenCounters>,
     /// The last id given to a token-limit counter entry.
     pub token_entry: Mutex<u64>,
+    /// Keys of the openid-configs `validate-jwt` fetched, with the clock time they expire.
+    pub openid_keys: Mutex<crate::policies::validate_jwt::OpenIdKeys>,
     /// Messages of `log-to-eventhub`, oldest first (at most `KEPT_EVENTS`).
     pub events: Mutex<std::collections::VecDeque<crate::EventRecord>>,
     /// `rate-limit` and `rate-limit-by-key` sliding windows.
@@ -77,6 +79,7 @@ impl Runtime {
             token_entry: Mutex::new(0),
             rate_counters: Mutex::new(HashMap::new()),
             events: Mutex::new(std::collections::VecDeque::new()),
+            openid_keys: Mutex::new(HashMap::new()),
         }
     }
 }

@@ -300,6 +300,11 @@ impl Value {
         Value::from_dynamic(Dynamic::UNIT)
     }
 
+    /// A `Jwt` (what `AsJwt()` returns) of a token; `None` when it is not a well-formed JWT.
+    pub fn jwt(token: &str) -> Option<Value> {
+        crate::context::parse_jwt(token).map(Value::from_dynamic)
+    }
+
     /// A JSON value as .NET sees it (integers `int`, objects JObject …).
     pub fn from_json(v: &serde_json::Value) -> Value {
         Value::from_dynamic(crate::context::clr_of_json(v).unwrap_or(Dynamic::UNIT))

@@ -17,6 +17,7 @@ mod requests;
 mod retry;
 mod set_backend_service;
 pub mod token_limit;
+pub mod validate_jwt;
 
 use apim_policy::policies::Policy;
 use apim_source::Span;
@@ -58,6 +59,7 @@ pub enum Op {
     FindAndReplace(find_and_replace::FindAndReplace),
     EmitMetric(metrics::EmitMetric),
     LogToEventhub(log_to_eventhub::LogToEventhub),
+    ValidateJwt(Box<validate_jwt::ValidateJwt>),
 }
 
 /// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
@@ -104,6 +106,7 @@ pub const EXECUTED: &[&str] = &[
     "set-status",
     "set-variable",
     "trace",
+    "validate-jwt",
     "wait",
 ];
 
@@ -138,6 +141,7 @@ pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<O
         Policy::MockResponse(p) => Op::MockResponse(messages::compile_mock(c, p)?),
         Policy::LlmEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_llm(c, p)?),
         Policy::AzureOpenaiEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_aoai(c, p)?),
+        Policy::ValidateJwt(p) => Op::ValidateJwt(Box::new(validate_jwt::compile(c, p)?)),
         Policy::CheckHeader(p) => Op::CheckHeader(check_header::compile(c, p)?),
         Policy::FindAndReplace(p) => Op::FindAndReplace(find_and_replace::compile(c, p)?),
         Policy::EmitMetric(p) => Op::EmitMetric(metrics::compile_custom(c, p)?),
@@ -201,6 +205,7 @@ pub(crate) fn run<'a>(
             Op::TokenLimit(p) => token_limit::run(p, ex, rt, plan),
             Op::RateLimit(p) => rate_limit::run(p, ex, rt, plan),
             Op::CheckHeader(p) => check_header::run(p, ex, rt, plan),
+            Op::ValidateJwt(p) => validate_jwt::run(p, ex, rt, plan).await,
             Op::FindAndReplace(p) => find_and_replace::run(p, ex, rt, plan),
             Op::EmitMetric(p) => metrics::run_custom(p, ex, rt, plan),
             Op::LogToEventhub(p) => log_to_eventhub::run(p, ex, rt, plan),

@@ -3,6 +3,8 @@
 // Shared by several test binaries; each uses a part of it.
 #![allow(dead_code)]
 
+pub mod rsa_key;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
