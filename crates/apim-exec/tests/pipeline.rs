@@ -405,7 +405,8 @@ fn round_robin_spreads_evenly_and_weights_split_proportionally() {
 
 #[test]
 fn unsupported_policies_are_refused_unless_skipped() {
-    let policy = r#"<policies><inbound><ip-filter action="allow"><address>10.0.0.1</address></ip-filter></inbound></policies>"#;
+    let policy =
+        r#"<policies><inbound><xml-to-json kind="direct" apply="always" /></inbound></policies>"#;
     let options = apim_policy::read::ParseOptions::default();
     let doc = apim_policy::parse(apim_source::FileId(0), policy, &options)
         .document

@@ -722,3 +722,55 @@ fn emit_metric_and_log_to_eventhub_record_into_the_in_memory_sinks() {
         )
     );
 }
+
+#[test]
+fn ip_filter_allows_or_forbids_listed_addresses_and_ranges() {
+    let filter = |action: &str| {
+        harness(
+            &format!(
+                r#"<policies>
+  <inbound>
+    <ip-filter action="{action}">
+      <address>10.0.0.7</address>
+      <address-range from="192.168.1.0" to="192.168.1.255" />
+      <address-range from="2001:db8::" to="2001:db8::ffff" />
+    </ip-filter>
+    <return-response><set-status code="204" reason="No Content" /></return-response>
+  </inbound>
+  <on-error>
+    <set-header name="x-reason" exists-action="override"><value>@(context.LastError.Reason)</value></set-header>
+  </on-error>
+</policies>"#
+            ),
+            None,
+            Default::default(),
+        )
+    };
+    let from = |h: &Harness, ip: &str| {
+        let mut incoming = post("{}");
+        incoming.ip_address = ip.into();
+        let out = h.run(incoming);
+        (
+            out.status,
+            header(&out.headers, "x-reason").map(str::to_string),
+        )
+    };
+    let allow = filter("allow");
+    assert_eq!(from(&allow, "10.0.0.7").0, 204);
+    assert_eq!(from(&allow, "192.168.1.200").0, 204);
+    assert_eq!(from(&allow, "2001:db8::42").0, 204);
+    assert_eq!(
+        from(&allow, "192.168.2.1"),
+        (403, Some("CallerIpNotAllowed".into()))
+    );
+    assert_eq!(
+        from(&allow, "not an address"),
+        (403, Some("FailedToParseCallerIP".into()))
+    );
+    let forbid = filter("forbid");
+    assert_eq!(
+        from(&forbid, "192.168.1.1"),
+        (403, Some("CallerIpBlocked".into()))
+    );
+    assert_eq!(from(&forbid, "10.0.0.8").0, 204);
+}

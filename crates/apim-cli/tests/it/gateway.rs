@@ -259,7 +259,7 @@ fn a_policy_with_errors_stops_startup_with_its_diagnostics() {
     let dir = std::env::temp_dir().join(format!("apim-emu-serve-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let policy = dir.join("api.xml");
-    std::fs::write(&policy, "<policies><inbound><ip-filter action=\"allow\"><address>10.0.0.1</address></ip-filter><set-backend-service backend-id=\"nope\" /></inbound></policies>").expect("write");
+    std::fs::write(&policy, "<policies><inbound><xml-to-json kind=\"direct\" apply=\"always\" /><set-backend-service backend-id=\"nope\" /></inbound></policies>").expect("write");
     let mut o = quick_options(policy.clone());
     let mut err = Vec::new();
     assert!(matches!(
@@ -268,7 +268,7 @@ fn a_policy_with_errors_stops_startup_with_its_diagnostics() {
     ));
     let text = String::from_utf8_lossy(&err);
     assert!(
-        text.contains("error[P040]: `ip-filter` is not executed by apim-emu yet"),
+        text.contains("error[P040]: `xml-to-json` is not executed by apim-emu yet"),
         "{text}"
     );
     assert!(

@@ -8,6 +8,7 @@ mod choose;
 mod find_and_replace;
 mod forward_request;
 mod headers;
+mod ip_filter;
 mod liquid;
 pub mod log_to_eventhub;
 mod messages;
@@ -60,6 +61,7 @@ pub enum Op {
     EmitMetric(metrics::EmitMetric),
     LogToEventhub(log_to_eventhub::LogToEventhub),
     ValidateJwt(Box<validate_jwt::ValidateJwt>),
+    IpFilter(ip_filter::IpFilter),
 }
 
 /// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
@@ -87,6 +89,7 @@ pub const EXECUTED: &[&str] = &[
     "find-and-replace",
     "forward-request",
     "include-fragment",
+    "ip-filter",
     "llm-emit-token-metric",
     "llm-token-limit",
     "log-to-eventhub",
@@ -142,6 +145,7 @@ pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<O
         Policy::LlmEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_llm(c, p)?),
         Policy::AzureOpenaiEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_aoai(c, p)?),
         Policy::ValidateJwt(p) => Op::ValidateJwt(Box::new(validate_jwt::compile(c, p)?)),
+        Policy::IpFilter(p) => Op::IpFilter(ip_filter::compile(c, p)?),
         Policy::CheckHeader(p) => Op::CheckHeader(check_header::compile(c, p)?),
         Policy::FindAndReplace(p) => Op::FindAndReplace(find_and_replace::compile(c, p)?),
         Policy::EmitMetric(p) => Op::EmitMetric(metrics::compile_custom(c, p)?),
@@ -205,6 +209,7 @@ pub(crate) fn run<'a>(
             Op::TokenLimit(p) => token_limit::run(p, ex, rt, plan),
             Op::RateLimit(p) => rate_limit::run(p, ex, rt, plan),
             Op::CheckHeader(p) => check_header::run(p, ex, rt, plan),
+            Op::IpFilter(p) => ip_filter::run(p, ex, rt, plan),
             Op::ValidateJwt(p) => validate_jwt::run(p, ex, rt, plan).await,
             Op::FindAndReplace(p) => find_and_replace::run(p, ex, rt, plan),
             Op::EmitMetric(p) => metrics::run_custom(p, ex, rt, plan),

@@ -1,7 +1,7 @@
 //! `<ip-filter>`: Allows or forbids calls based on the caller IP matching listed addresses or ranges.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/ip-filter-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/ip_filter.rs`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 
