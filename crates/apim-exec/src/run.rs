@@ -759,7 +759,19 @@ impl Plan {
         let mut failure: Option<PolicyError> = None;
         let mut error_span = None;
         let mut returned = false;
-        for (i, section) in SECTIONS.into_iter().enumerate().take(3) {
+        // Azure: a browser's preflight is answered by the cors policy alone (reference 02).
+        let preflight_cors = crate::policies::cors::is_preflight(&ex.request)
+            .then(|| self.sections[0].iter().find(|s| s.name == "cors"))
+            .flatten();
+        if let Some(step) = preflight_cors {
+            ex.section = Section::Inbound;
+            match run_steps(std::slice::from_ref(step), &mut ex, rt, self).await {
+                Ok(_) => returned = true,
+                Err(e) => failure = Some(e),
+            }
+        }
+        let sections = if preflight_cors.is_some() { 0 } else { 3 };
+        for (i, section) in SECTIONS.into_iter().enumerate().take(sections) {
             ex.section = section;
             match run_steps(&self.sections[i], &mut ex, rt, self).await {
                 Ok(Flow::Continue) if section == Section::Backend => {

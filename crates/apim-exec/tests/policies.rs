@@ -774,3 +774,116 @@ fn ip_filter_allows_or_forbids_listed_addresses_and_ranges() {
     );
     assert_eq!(from(&forbid, "10.0.0.8").0, 204);
 }
+
+const CORS: &str = r#"<policies>
+  <inbound>
+    <cors allow-credentials="true">
+      <allowed-origins><origin>https://app.contoso.com</origin></allowed-origins>
+      <allowed-methods preflight-result-max-age="300"><method>GET</method><method>POST</method></allowed-methods>
+      <allowed-headers><header>content-type</header><header>api-key</header></allowed-headers>
+      <expose-headers><header>x-ms-region</header></expose-headers>
+    </cors>
+    <check-header name="api-key" failed-check-httpcode="401" failed-check-error-message="key" ignore-case="false" />
+    <return-response><set-status code="200" reason="OK" /><set-body>answer</set-body></return-response>
+  </inbound>
+</policies>"#;
+
+fn cors_request(method: &str, headers: &[(&str, &str)]) -> apim_exec::Incoming {
+    let mut incoming = post("");
+    incoming.method = method.into();
+    incoming.headers = headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    incoming
+}
+
+#[test]
+fn cors_answers_preflights_alone_and_adds_headers_for_allowed_origins() {
+    let h = harness(CORS, None, Default::default());
+    // The preflight is answered by cors alone: check-header (no api-key here) does not run.
+    let preflight = h.run(cors_request(
+        "OPTIONS",
+        &[
+            ("Origin", "https://app.contoso.com:443"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "Content-Type, api-key"),
+        ],
+    ));
+    assert_eq!(preflight.status, 200);
+    assert_eq!(
+        header(&preflight.headers, "Access-Control-Allow-Origin"),
+        Some("https://app.contoso.com:443")
+    );
+    assert_eq!(
+        header(&preflight.headers, "Access-Control-Allow-Methods"),
+        Some("GET,POST")
+    );
+    assert_eq!(
+        header(&preflight.headers, "Access-Control-Allow-Headers"),
+        Some("Content-Type,api-key")
+    );
+    assert_eq!(
+        header(&preflight.headers, "Access-Control-Allow-Credentials"),
+        Some("true")
+    );
+    assert_eq!(
+        header(&preflight.headers, "Access-Control-Max-Age"),
+        Some("300")
+    );
+
+    // A method or header that is not allowed: an empty 200 without CORS headers.
+    for asked in [
+        vec![("Access-Control-Request-Method", "DELETE")],
+        vec![
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "x-other"),
+        ],
+    ] {
+        let mut headers = vec![("Origin", "https://app.contoso.com")];
+        headers.extend(asked);
+        let out = h.run(cors_request("OPTIONS", &headers));
+        assert_eq!(out.status, 200);
+        assert_eq!(header(&out.headers, "Access-Control-Allow-Origin"), None);
+    }
+
+    // The actual request: the whole pipeline runs, and the answer carries the CORS headers.
+    let actual = h.run(cors_request(
+        "POST",
+        &[("Origin", "https://app.contoso.com"), ("api-key", "k")],
+    ));
+    assert_eq!(actual.body.as_deref(), Some("answer"));
+    assert_eq!(
+        header(&actual.headers, "Access-Control-Allow-Origin"),
+        Some("https://app.contoso.com")
+    );
+    assert_eq!(
+        header(&actual.headers, "Access-Control-Expose-Headers"),
+        Some("x-ms-region")
+    );
+    let no_key = h.run(cors_request(
+        "POST",
+        &[("Origin", "https://app.contoso.com")],
+    ));
+    assert_eq!(
+        no_key.status, 401,
+        "the other policies do run on actual requests"
+    );
+
+    // Another origin: a GET ends with an empty 200 (terminate-unmatched-request), a POST goes on without
+    // CORS headers.
+    let get = h.run(cors_request(
+        "GET",
+        &[("Origin", "https://evil.example"), ("api-key", "k")],
+    ));
+    assert_eq!((get.status, get.body.as_deref()), (200, None));
+    let post_other = h.run(cors_request(
+        "POST",
+        &[("Origin", "https://evil.example"), ("api-key", "k")],
+    ));
+    assert_eq!(post_other.body.as_deref(), Some("answer"));
+    assert_eq!(
+        header(&post_other.headers, "Access-Control-Allow-Origin"),
+        None
+    );
+}

@@ -5,6 +5,7 @@ mod authentication;
 mod cache;
 mod check_header;
 mod choose;
+pub mod cors;
 mod find_and_replace;
 mod forward_request;
 mod headers;
@@ -62,6 +63,7 @@ pub enum Op {
     LogToEventhub(log_to_eventhub::LogToEventhub),
     ValidateJwt(Box<validate_jwt::ValidateJwt>),
     IpFilter(ip_filter::IpFilter),
+    Cors(Box<cors::Cors>),
 }
 
 /// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
@@ -85,6 +87,7 @@ pub const EXECUTED: &[&str] = &[
     "cache-store-value",
     "check-header",
     "choose",
+    "cors",
     "emit-metric",
     "find-and-replace",
     "forward-request",
@@ -145,6 +148,7 @@ pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<O
         Policy::LlmEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_llm(c, p)?),
         Policy::AzureOpenaiEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_aoai(c, p)?),
         Policy::ValidateJwt(p) => Op::ValidateJwt(Box::new(validate_jwt::compile(c, p)?)),
+        Policy::Cors(p) => Op::Cors(Box::new(cors::compile(c, p)?)),
         Policy::IpFilter(p) => Op::IpFilter(ip_filter::compile(c, p)?),
         Policy::CheckHeader(p) => Op::CheckHeader(check_header::compile(c, p)?),
         Policy::FindAndReplace(p) => Op::FindAndReplace(find_and_replace::compile(c, p)?),
@@ -210,6 +214,7 @@ pub(crate) fn run<'a>(
             Op::RateLimit(p) => rate_limit::run(p, ex, rt, plan),
             Op::CheckHeader(p) => check_header::run(p, ex, rt, plan),
             Op::IpFilter(p) => ip_filter::run(p, ex, rt, plan),
+            Op::Cors(p) => cors::run(p, ex, rt, plan),
             Op::ValidateJwt(p) => validate_jwt::run(p, ex, rt, plan).await,
             Op::FindAndReplace(p) => find_and_replace::run(p, ex, rt, plan),
             Op::EmitMetric(p) => metrics::run_custom(p, ex, rt, plan),

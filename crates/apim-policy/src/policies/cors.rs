@@ -1,7 +1,7 @@
 //! `<cors>`: Adds CORS support: answers preflight OPTIONS requests and adds CORS headers for allowed origins.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/cors-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/cors.rs`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: true,
 };
 
