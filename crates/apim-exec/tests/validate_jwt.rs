@@ -288,3 +288,96 @@ fn rsa_keys_come_from_n_and_e_or_from_an_openid_configuration_fetched_once() {
         "and fetched again after an hour"
     );
 }
+
+const TENANT: &str = "11111111-2222-3333-4444-555555555555";
+
+#[test]
+fn validate_azure_ad_token_uses_the_tenants_configuration_issuer_and_client_applications() {
+    let h = harness(
+        &format!(
+            r#"<policies>
+  <inbound>
+    <validate-azure-ad-token tenant-id="{TENANT}" output-token-variable-name="jwt">
+      <client-application-ids><application-id>client-app</application-id></client-application-ids>
+      <backend-application-ids><application-id>backend-app</application-id></backend-application-ids>
+    </validate-azure-ad-token>
+    <return-response><set-status code="200" reason="OK" /></return-response>
+  </inbound>
+  <on-error>
+    <set-header name="x-reason" exists-action="override"><value>@(context.LastError.Source + "/" + context.LastError.Reason)</value></set-header>
+  </on-error>
+</policies>"#
+        ),
+        None,
+        Default::default(),
+    );
+    let config: &'static str = Box::leak(
+        serde_json::json!({
+            "issuer": format!("https://login.microsoftonline.com/{TENANT}/v2.0"),
+            "jwks_uri": format!("https://login.microsoftonline.com/{TENANT}/discovery/v2.0/keys"),
+        })
+        .to_string()
+        .into_boxed_str(),
+    );
+    let jwks: &'static str = Box::leak(
+        serde_json::json!({ "keys": [
+            { "kty": "RSA", "kid": "entra", "n": rsa_key::TEST_RSA_N, "e": rsa_key::TEST_RSA_E }
+        ] })
+        .to_string()
+        .into_boxed_str(),
+    );
+    h.upstream
+        .script("login.microsoftonline.com", vec![ok(config), ok(jwks)]);
+    let token = |o: serde_json::Value| {
+        let mut c = serde_json::json!({
+            "iss": format!("https://login.microsoftonline.com/{TENANT}/v2.0"), "tid": TENANT,
+            "aud": "api://backend-app", "azp": "client-app", "exp": now(&h) + 600, "sub": "ada"
+        });
+        for (k, v) in o.as_object().expect("object") {
+            c[k] = v.clone();
+        }
+        rs256(c, "entra")
+    };
+    let run = |t: String| {
+        let out = h.run(request(Some(&t)));
+        (
+            out.status,
+            header(&out.headers, "x-reason").map(str::to_string),
+        )
+    };
+    assert_eq!(run(token(serde_json::json!({}))), (200, None));
+    assert_eq!(
+        run(token(serde_json::json!({ "iss": format!("https://sts.windows.net/{TENANT}/"), "appid": "client-app" }))).0,
+        200,
+        "the v1 issuer of the same tenant"
+    );
+    assert_eq!(
+        run(token(
+            serde_json::json!({ "iss": "https://login.microsoftonline.com/another-tenant/v2.0" })
+        )),
+        (
+            401,
+            Some("validate-azure-ad-token/TokenIssuerNotAllowed".into())
+        )
+    );
+    assert_eq!(
+        run(token(serde_json::json!({ "azp": "someone-else" }))),
+        (
+            401,
+            Some("validate-azure-ad-token/TokenClientApplicationNotAllowed".into())
+        )
+    );
+    assert_eq!(
+        run(token(serde_json::json!({ "aud": "api://other" }))),
+        (
+            401,
+            Some("validate-azure-ad-token/TokenAudienceNotAllowed".into())
+        )
+    );
+    let seen = h.upstream.seen();
+    assert_eq!(seen.len(), 2, "configuration and keys fetched once");
+    assert_eq!(
+        seen[0].url,
+        format!("https://login.microsoftonline.com/{TENANT}/v2.0/.well-known/openid-configuration")
+    );
+}

@@ -112,6 +112,7 @@ pub const EXECUTED: &[&str] = &[
     "set-status",
     "set-variable",
     "trace",
+    "validate-azure-ad-token",
     "validate-jwt",
     "wait",
 ];
@@ -148,6 +149,9 @@ pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<O
         Policy::LlmEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_llm(c, p)?),
         Policy::AzureOpenaiEmitTokenMetric(p) => Op::EmitTokenMetric(metrics::compile_aoai(c, p)?),
         Policy::ValidateJwt(p) => Op::ValidateJwt(Box::new(validate_jwt::compile(c, p)?)),
+        Policy::ValidateAzureAdToken(p) => {
+            Op::ValidateJwt(Box::new(validate_jwt::compile_aad(c, p)?))
+        }
         Policy::Cors(p) => Op::Cors(Box::new(cors::compile(c, p)?)),
         Policy::IpFilter(p) => Op::IpFilter(ip_filter::compile(c, p)?),
         Policy::CheckHeader(p) => Op::CheckHeader(check_header::compile(c, p)?),

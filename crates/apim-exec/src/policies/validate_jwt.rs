@@ -18,10 +18,21 @@
 //! off an Authorization header, and `require-scheme` must then match it.
 //! Deviation: `decryption-keys` and keys given by `certificate-id` are refused at load (certificates are not
 //! modelled); the library messages differ from .NET's IdentityModel texts.
+//!
+//! `validate-azure-ad-token` runs here too (Azure:
+//! https://learn.microsoft.com/azure/api-management/validate-azure-ad-token-policy): the keys and issuer come
+//! from the tenant's OpenID configuration at `{authentication-endpoint}/{tenant-id}/v2.0/.well-known/
+//! openid-configuration` (default endpoint `https://login.microsoftonline.com`), fetched through the upstream
+//! like any openid-config. UNVERIFIED: the token's `iss` must be that configuration's issuer (its `{tenantid}`
+//! filled in from the token's `tid`) or the v1 form `https://sts.windows.net/{tid}/` of the same tenant;
+//! `client-application-ids` are matched against `azp` (v2) or `appid` (v1) with Reason
+//! `TokenClientApplicationNotAllowed`; `backend-application-ids` are allowed audiences, as themselves and as
+//! `api://{id}`; lifetime checks use no clock skew.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use apim_policy::policies::validate_azure_ad_token as aad;
 use apim_policy::policies::validate_jwt as ast;
 use apim_policy::value::{Seconds, Value};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -61,7 +72,17 @@ struct ClaimRule {
     values: Vec<Cv<String>>,
 }
 
+/// What validate-azure-ad-token adds: the tenant's configuration and the client applications.
+struct Entra {
+    tenant: Cv<String>,
+    endpoint: Option<Cv<String>>,
+    client_ids: Vec<Cv<String>>,
+}
+
 pub struct ValidateJwt {
+    /// `validate-jwt` or `validate-azure-ad-token` (`context.LastError.Source`).
+    policy: &'static str,
+    entra: Option<Entra>,
     source: Source,
     status: Cv<i64>,
     message: Option<Cv<String>>,
@@ -78,7 +99,14 @@ pub struct ValidateJwt {
 }
 
 /// Keys of an openid-config (by its URL): (kid, key, algorithm family) and the clock time they expire.
-pub type OpenIdKeys = HashMap<String, (Vec<(Option<String>, JwkKey)>, Duration)>;
+pub type OpenIdKeys = HashMap<String, (OpenIdConfig, Duration)>;
+
+/// The parts of an OpenID configuration validation uses: the keys of its JWKS and its issuer.
+#[derive(Clone, Debug, Default)]
+pub struct OpenIdConfig {
+    keys: Vec<(Option<String>, JwkKey)>,
+    issuer: Option<String>,
+}
 
 /// A key from a JWKS document.
 #[derive(Clone, Debug)]
@@ -190,6 +218,8 @@ pub(crate) fn compile(c: &mut Compiler, p: &ast::ValidateJwt) -> Option<Validate
         None => None,
     };
     Some(ValidateJwt {
+        policy: "validate-jwt",
+        entra: None,
         source,
         status: c
             .opt(&p.failed_validation_httpcode)?
@@ -208,6 +238,100 @@ pub(crate) fn compile(c: &mut Compiler, p: &ast::ValidateJwt) -> Option<Validate
     })
 }
 
+async fn entra_openid(
+    entra: &Entra,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    plan: &Plan,
+) -> Result<OpenIdConfig, PolicyError> {
+    let tenant = eval(&entra.tenant, ex, rt, plan, "tenant-id")?;
+    let endpoint = match &entra.endpoint {
+        Some(e) => Some(eval(e, ex, rt, plan, "authentication-endpoint")?),
+        None => None,
+    };
+    Ok(openid(rt, &entra_config_url(&tenant, endpoint.as_deref())).await)
+}
+
+pub(crate) fn compile_aad(c: &mut Compiler, p: &aad::ValidateAzureAdToken) -> Option<ValidateJwt> {
+    let source = match (&p.query_parameter_name, &p.token_value, &p.header_name) {
+        (Some(q), _, _) => Source::Query(c.value(q)?),
+        (_, Some(t), _) => Source::Value(c.value(t)?),
+        (_, _, Some(h)) => Source::Header(c.value(h)?),
+        _ => Source::Header(Cv::Lit("Authorization".into())),
+    };
+    let mut audiences = Vec::new();
+    if let Some(a) = &p.audiences {
+        for x in &a.audiences {
+            audiences.push(text(c, &x.content.0)?);
+        }
+    }
+    if let Some(b) = &p.backend_application_ids {
+        for x in &b.application_ids {
+            let id = text(c, &x.content.0)?;
+            // Azure (UNVERIFIED): a backend application id is accepted as the audience itself and as `api://id`.
+            if let Cv::Lit(id) = &id {
+                audiences.push(Cv::Lit(format!("api://{id}")));
+            }
+            audiences.push(id);
+        }
+    }
+    let mut client_ids = Vec::new();
+    if let Some(ids) = &p.client_application_ids {
+        for x in &ids.application_ids {
+            client_ids.push(text(c, &x.content.0)?);
+        }
+    }
+    let mut claims = Vec::new();
+    if let Some(r) = &p.required_claims {
+        for claim in &r.claims {
+            let mut values = Vec::new();
+            for v in &claim.values {
+                values.push(text(c, &v.content.0)?);
+            }
+            claims.push(ClaimRule {
+                name: c.value(&claim.name)?,
+                match_: c.opt(&claim.match_)?.map(|m| match m {
+                    Cv::Lit(m) => Cv::Lit(m.as_str().to_string()),
+                    Cv::Expr(a, b) => Cv::Expr(a, b),
+                }),
+                separator: c.opt(&claim.separator)?,
+                values,
+            });
+        }
+    }
+    let output = match &p.output_token_variable_name {
+        Some(Value::Literal { value, .. }) => Some(value.clone()),
+        Some(other) => {
+            c.error(other.span(), "output-token-variable-name must be a literal");
+            return None;
+        }
+        None => None,
+    };
+    Some(ValidateJwt {
+        policy: "validate-azure-ad-token",
+        entra: Some(Entra {
+            tenant: c.value(&p.tenant_id)?,
+            endpoint: c.opt(&p.authentication_endpoint)?,
+            client_ids,
+        }),
+        source,
+        status: c
+            .opt(&p.failed_validation_httpcode)?
+            .unwrap_or(Cv::Lit(401)),
+        message: c.opt(&p.failed_validation_error_message)?,
+        require_expiration: Cv::Lit(true),
+        require_scheme: None,
+        require_signed: Cv::Lit(true),
+        clock_skew: Cv::Lit(Seconds(0)),
+        output,
+        openid_configs: Vec::new(),
+        keys: Vec::new(),
+        audiences,
+        issuers: Vec::new(),
+        claims,
+    })
+}
+
 /// A failed validation: `(reason, message)`.
 type Failure = (&'static str, String);
 
@@ -215,12 +339,12 @@ fn fail(reason: &'static str, message: impl Into<String>) -> Failure {
     (reason, message.into())
 }
 
-async fn openid_keys(rt: &Runtime, url: &str) -> Vec<(Option<String>, JwkKey)> {
+async fn openid(rt: &Runtime, url: &str) -> OpenIdConfig {
     let now = rt.clock.now();
-    if let Some((keys, until)) = rt.openid_keys.lock().get(url)
+    if let Some((config, until)) = rt.openid_keys.lock().get(url)
         && *until > now
     {
-        return keys.clone();
+        return config.clone();
     }
     let get = |url: String| UpstreamRequest {
         method: "GET".into(),
@@ -237,18 +361,29 @@ async fn openid_keys(rt: &Runtime, url: &str) -> Vec<(Option<String>, JwkKey)> {
     let json = |body: Option<String>| {
         body.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
     };
-    let Ok(config) = rt.upstream.send(get(url.to_string())).await else {
-        return Vec::new();
+    let Ok(answer) = rt.upstream.send(get(url.to_string())).await else {
+        return OpenIdConfig::default();
     };
-    let Some(jwks_uri) = json(config.body).and_then(|c| {
-        c.get("jwks_uri")
-            .and_then(|u| u.as_str())
-            .map(str::to_string)
-    }) else {
-        return Vec::new();
+    let document = json(answer.body).unwrap_or_default();
+    let issuer = document
+        .get("issuer")
+        .and_then(|i| i.as_str())
+        .map(str::to_string);
+    let Some(jwks_uri) = document
+        .get("jwks_uri")
+        .and_then(|u| u.as_str())
+        .map(str::to_string)
+    else {
+        return OpenIdConfig {
+            keys: Vec::new(),
+            issuer,
+        };
     };
     let Ok(jwks) = rt.upstream.send(get(jwks_uri)).await else {
-        return Vec::new();
+        return OpenIdConfig {
+            keys: Vec::new(),
+            issuer,
+        };
     };
     let keys: Vec<(Option<String>, JwkKey)> = json(jwks.body)
         .and_then(|j| j.get("keys").and_then(|k| k.as_array()).cloned())
@@ -270,10 +405,25 @@ async fn openid_keys(rt: &Runtime, url: &str) -> Vec<(Option<String>, JwkKey)> {
             }
         })
         .collect();
+    let config = OpenIdConfig { keys, issuer };
     rt.openid_keys
         .lock()
-        .insert(url.to_string(), (keys.clone(), now + KEYS_TTL));
-    keys
+        .insert(url.to_string(), (config.clone(), now + KEYS_TTL));
+    config
+}
+
+/// The tenant's OpenID configuration URL: `tenant-id` may be an id, a domain or a URL.
+fn entra_config_url(tenant: &str, endpoint: Option<&str>) -> String {
+    let tenant = url::Url::parse(tenant)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| tenant.trim().trim_matches('/').to_string());
+    let endpoint = match endpoint.map(str::trim).filter(|e| !e.is_empty()) {
+        Some(e) if e.contains("://") => e.trim_end_matches('/').to_string(),
+        Some(e) => format!("https://{}", e.trim_end_matches('/')),
+        None => "https://login.microsoftonline.com".to_string(),
+    };
+    format!("{endpoint}/{tenant}/v2.0/.well-known/openid-configuration")
 }
 
 fn verifies(token: &str, alg: Algorithm, key: &JwkKey) -> bool {
@@ -423,7 +573,11 @@ async fn validate(
         }
         for url in &p.openid_configs {
             let url = eval(url, ex, rt, plan, "url")?;
-            candidates.extend(openid_keys(rt, &url).await);
+            candidates.extend(openid(rt, &url).await.keys);
+        }
+        if let Some(entra) = &p.entra {
+            let config = entra_openid(entra, ex, rt, plan).await?;
+            candidates.extend(config.keys);
         }
         let usable: Vec<&JwkKey> = candidates
             .iter()
@@ -489,6 +643,54 @@ async fn validate(
             "TokenNotYetValid",
             "Lifetime validation failed. The token is not yet valid. Access denied.",
         )));
+    }
+    if let Some(entra) = &p.entra {
+        let config = entra_openid(entra, ex, rt, plan).await?;
+        let tid = claims
+            .get("tid")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default();
+        let iss = claims
+            .get("iss")
+            .and_then(|i| i.as_str())
+            .unwrap_or_default();
+        let v2 = config
+            .issuer
+            .as_deref()
+            .map(|i| i.replace("{tenantid}", tid));
+        let tenant_of = |issuer: &str| {
+            issuer
+                .split('/')
+                .find(|part| uuid::Uuid::parse_str(part).is_ok())
+                .map(str::to_string)
+        };
+        let v1 = v2
+            .as_deref()
+            .and_then(tenant_of)
+            .map(|t| format!("https://sts.windows.net/{t}/"));
+        if !(v2.as_deref() == Some(iss) || v1.as_deref() == Some(iss)) {
+            return Ok(Err(fail(
+                "TokenIssuerNotAllowed",
+                format!("Issuer validation failed. Issuer: '{iss}'. Access denied."),
+            )));
+        }
+        if !entra.client_ids.is_empty() {
+            let mut allowed = Vec::new();
+            for id in &entra.client_ids {
+                allowed.push(eval(id, ex, rt, plan, "application-id")?);
+            }
+            let client = claims
+                .get("azp")
+                .or_else(|| claims.get("appid"))
+                .and_then(|c| c.as_str())
+                .unwrap_or_default();
+            if !allowed.iter().any(|a| a.eq_ignore_ascii_case(client)) {
+                return Ok(Err(fail(
+                    "TokenClientApplicationNotAllowed",
+                    format!("Client application '{client}' is not allowed. Access denied."),
+                )));
+            }
+        }
     }
     if !p.audiences.is_empty() {
         let mut allowed = Vec::new();
@@ -587,7 +789,7 @@ pub(crate) async fn run(
                 let jwt = apim_expr::Value::jwt(&token).unwrap_or_else(apim_expr::Value::null);
                 ex.variables.set(name, jwt);
             }
-            note!(ex, "validate-jwt: the token is valid".to_string());
+            note!(ex, format!("{}: the token is valid", p.policy));
             Ok(Flow::Continue)
         }
         Err((reason, message)) => {
@@ -600,8 +802,8 @@ pub(crate) async fn run(
                 Some(m) => eval(m, ex, rt, plan, "failed-validation-error-message")?,
                 None => message.clone(),
             };
-            note!(ex, format!("validate-jwt: {reason}: {message} → {status}"));
-            let mut e = PolicyError::new("validate-jwt", reason, message);
+            note!(ex, format!("{}: {reason}: {message} → {status}", p.policy));
+            let mut e = PolicyError::new(p.policy, reason, message);
             e.response = Some(Box::new((
                 ResponseData {
                     status,

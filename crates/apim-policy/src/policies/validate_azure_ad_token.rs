@@ -1,7 +1,7 @@
 //! `<validate-azure-ad-token>`: Validates a Microsoft Entra-issued JWT (tenant, client app ids, audiences, claims) taken from a header, query parameter or expression.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/validate-azure-ad-token-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/validate_jwt.rs`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 
