@@ -49,7 +49,7 @@ pub struct Runtime {
     /// Keys of the openid-configs `validate-jwt` fetched, with the clock time they expire.
     pub openid_keys: Mutex<crate::policies::validate_jwt::OpenIdKeys>,
     /// Messages of `log-to-eventhub`, oldest first (at most `KEPT_EVENTS`).
-    pub events: Mutex<std::collections::VecDeque<crate::EventRecord>>,
+    pub events: Mutex<crate::policies::log_to_eventhub::EventSink>,
     /// `rate-limit` and `rate-limit-by-key` sliding windows.
     pub rate_counters: Mutex<crate::policies::rate_limit::RateCounters>,
 }
@@ -78,7 +78,7 @@ impl Runtime {
             token_counters: Mutex::new(HashMap::new()),
             token_entry: Mutex::new(0),
             rate_counters: Mutex::new(HashMap::new()),
-            events: Mutex::new(std::collections::VecDeque::new()),
+            events: Mutex::new(Default::default()),
             openid_keys: Mutex::new(HashMap::new()),
         }
     }
@@ -865,14 +865,13 @@ impl Plan {
                 BodyHandle::new(None),
             )
         });
+        // The policy's own headers replace the backend's of the same name (Azure OpenAI sends its own
+        // x-ratelimit-* headers, for instance); UNVERIFIED.
         for (name, value) in std::mem::take(&mut ex.late_headers) {
-            if !response
+            response
                 .headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case(&name))
-            {
-                response.headers.push((name, value));
-            }
+                .retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+            response.headers.push((name, value));
         }
         // A streamed reply goes out as it arrives, unless an error or return-response replaced the response.
         let stream = if failure_seen || returned {

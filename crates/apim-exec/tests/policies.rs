@@ -707,7 +707,7 @@ fn emit_metric_and_log_to_eventhub_record_into_the_in_memory_sinks() {
         metrics[0].dimensions.get("method").map(String::as_str),
         Some("POST")
     );
-    let events: Vec<_> = h.runtime.events.lock().iter().cloned().collect();
+    let events: Vec<_> = h.runtime.events.lock().items.iter().cloned().collect();
     assert_eq!(events.len(), 1);
     assert_eq!(
         (
@@ -886,4 +886,78 @@ fn cors_answers_preflights_alone_and_adds_headers_for_allowed_origins() {
         header(&post_other.headers, "Access-Control-Allow-Origin"),
         None
     );
+}
+
+/// Compile diagnostics of an API-scope policy (the plan is refused when there are errors).
+fn compile_errors(policy: &str) -> Vec<String> {
+    let options = apim_policy::read::ParseOptions::default();
+    let parsed = apim_policy::parse(apim_source::FileId(1), policy, &options);
+    let document = parsed.document.expect("parses");
+    let scopes = [apim_policy::compose::ScopedDocument {
+        scope: apim_policy::Scope::Api,
+        document: &document,
+    }];
+    let (_, diagnostics) = apim_exec::compile(
+        &scopes,
+        std::sync::Arc::new(apim_expr::Engine::default()),
+        &apim_exec::CompileOptions {
+            named_values: Default::default(),
+            fragments: Default::default(),
+            skip_unsupported: false,
+            backends: Vec::new(),
+        },
+    );
+    diagnostics.into_iter().map(|d| d.message).collect()
+}
+
+#[test]
+fn limits_that_cannot_work_are_refused_at_load() {
+    for period in ["0", "301"] {
+        let errors = compile_errors(&rate_limit_policy(&format!(
+            r#"<rate-limit calls="5" renewal-period="{period}" />"#
+        )));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("renewal-period must be 1 to 300 seconds")),
+            "{errors:?}"
+        );
+    }
+    let errors = compile_errors(&rate_limit_policy(
+        r#"<llm-token-limit counter-key="k" token-quota="100" estimate-prompt-tokens="false" />"#,
+    ));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("token-quota and token-quota-period go together")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_token_budget_used_exactly_refuses_the_next_request() {
+    let h = harness(
+        &token_limit_policy(r#"tokens-per-minute="40" estimate-prompt-tokens="false""#),
+        None,
+        Default::default(),
+    );
+    h.upstream.script("llm.local", vec![ok(USAGE_40)]);
+    assert_eq!(h.run(post("{}")).status, 200);
+    assert_eq!(h.run(post("{}")).status, 429, "40 of 40 used: nothing left");
+}
+
+#[test]
+fn an_ip_filter_action_that_is_neither_allow_nor_forbid_is_an_expression_failure() {
+    let h = harness(
+        r#"<policies><inbound>
+    <ip-filter action="@(context.Request.Headers.GetValueOrDefault("x-action", "allow"))"><address>10.0.0.7</address></ip-filter>
+    <return-response><set-status code="204" reason="No Content" /></return-response>
+  </inbound></policies>"#,
+        None,
+        Default::default(),
+    );
+    assert_eq!(h.run(post("{}")).status, 204);
+    let mut odd = post("{}");
+    odd.headers.push(("x-action".into(), "maybe".into()));
+    assert_eq!(h.run(odd).status, 500);
 }

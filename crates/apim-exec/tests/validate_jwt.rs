@@ -381,3 +381,53 @@ fn validate_azure_ad_token_uses_the_tenants_configuration_issuer_and_client_appl
         format!("https://login.microsoftonline.com/{TENANT}/v2.0/.well-known/openid-configuration")
     );
 }
+
+#[test]
+fn a_failed_key_fetch_is_retried_soon_and_an_unknown_kid_fetches_the_keys_again() {
+    let h = harness(
+        &policy(
+            r#"<openid-config url="http://login.local/.well-known/openid-configuration" />"#,
+            "",
+        ),
+        None,
+        Default::default(),
+    );
+    let jwks = |kid: &str| -> &'static str {
+        Box::leak(
+            serde_json::json!({ "keys": [
+                { "kty": "RSA", "kid": kid, "n": rsa_key::TEST_RSA_N, "e": rsa_key::TEST_RSA_E }
+            ] })
+            .to_string()
+            .into_boxed_str(),
+        )
+    };
+    h.upstream.script(
+        "login.local",
+        vec![ok(
+            r#"{"issuer":"https://issuer.local/","jwks_uri":"http://keys.local/keys"}"#,
+        )],
+    );
+    h.upstream.script(
+        "keys.local",
+        vec![
+            Answer::Status(500, vec![], "down"),
+            ok(jwks("k1")),
+            ok(jwks("k2")),
+        ],
+    );
+    let status = |kid: &str| {
+        h.run(request(Some(&rs256(
+            claims(&h, serde_json::json!({})),
+            kid,
+        ))))
+        .status
+    };
+    assert_eq!(status("k1"), 401, "the key service answered 500");
+    assert_eq!(status("k1"), 401, "the failure is remembered for a moment");
+    h.advance(Duration::from_secs(30));
+    assert_eq!(status("k1"), 200, "then fetched again");
+    // The keys rotated: a token with the new kid is refused until five minutes after the last fetch.
+    assert_eq!(status("k2"), 401);
+    h.advance(Duration::from_secs(300));
+    assert_eq!(status("k2"), 200);
+}

@@ -360,6 +360,7 @@ async fn read_events(State(live): State<Shared>) -> Response {
         .runtime
         .events
         .lock()
+        .items
         .iter()
         .map(|e| serde_json::to_value(e).unwrap_or_default())
         .collect();

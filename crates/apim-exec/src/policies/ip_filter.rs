@@ -68,7 +68,20 @@ pub(crate) fn run(
     rt: &Runtime,
     plan: &Plan,
 ) -> Result<Flow, PolicyError> {
-    let forbid = eval(&p.action, ex, rt, plan, "action")?.eq_ignore_ascii_case("forbid");
+    let action = eval(&p.action, ex, rt, plan, "action")?;
+    let forbid = match action.to_ascii_lowercase().as_str() {
+        "forbid" => true,
+        "allow" => false,
+        _ => {
+            return Err(PolicyError::new(
+                "ip-filter",
+                "ExpressionValueEvaluationFailure",
+                format!(
+                    "Expression evaluation failed. The value of action, '{action}', is not allow or forbid."
+                ),
+            ));
+        }
+    };
     let caller = ex.request.ip_address.clone();
     let Some(ip) = parse(&caller) else {
         return Err(refusal(

@@ -18,6 +18,15 @@ use crate::run::{Exchange, Flow, PolicyError, Runtime, eval, eval_value};
 
 /// How many events the sink keeps (the oldest go first).
 pub const KEPT_EVENTS: usize = 10_000;
+/// And how many bytes of messages, so that large messages do not pile up.
+pub const KEPT_EVENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// The messages kept, oldest first, and their total size.
+#[derive(Debug, Clone, Default)]
+pub struct EventSink {
+    pub items: std::collections::VecDeque<EventRecord>,
+    pub bytes: usize,
+}
 
 /// Azure: messages are truncated at 200 KB.
 const MAX_MESSAGE: usize = 200 * 1024;
@@ -103,10 +112,8 @@ pub(crate) fn run(
         )
     );
     let mut sink = rt.events.lock();
-    if sink.len() >= KEPT_EVENTS {
-        sink.pop_front();
-    }
-    sink.push_back(EventRecord {
+    sink.bytes += message.len();
+    sink.items.push_back(EventRecord {
         logger_id: p.logger_id.clone(),
         partition_id: p.partition_id.clone(),
         partition_key,
@@ -114,5 +121,11 @@ pub(crate) fn run(
         at_ms: rt.clock.now().as_millis() as u64,
         request_id: uuid::Uuid::from_u128(ex.info.request_id()).to_string(),
     });
+    while sink.items.len() > KEPT_EVENTS || (sink.bytes > KEPT_EVENT_BYTES && sink.items.len() > 1)
+    {
+        if let Some(old) = sink.items.pop_front() {
+            sink.bytes -= old.message.len();
+        }
+    }
     Ok(Flow::Continue)
 }

@@ -89,7 +89,13 @@ pub(crate) fn compile_llm(
         .iter()
         .map(|d| (&d.name, d.value.as_ref()))
         .collect();
-    compile_common(c, "llm-emit-token-metric", &p.namespace, &dims)
+    compile_common(
+        c,
+        "llm-emit-token-metric",
+        DEFAULT_DIMENSIONS,
+        &p.namespace,
+        &dims,
+    )
 }
 
 pub(crate) fn compile_aoai(
@@ -101,12 +107,19 @@ pub(crate) fn compile_aoai(
         .iter()
         .map(|d| (&d.name, d.value.as_ref()))
         .collect();
-    compile_common(c, "azure-openai-emit-token-metric", &p.namespace, &dims)
+    compile_common(
+        c,
+        "azure-openai-emit-token-metric",
+        DEFAULT_DIMENSIONS,
+        &p.namespace,
+        &dims,
+    )
 }
 
 fn compile_common(
     c: &mut Compiler,
     policy: &'static str,
+    defaults: &[&str],
     namespace: &Option<Value<String>>,
     dims: &[(&Value<String>, Option<&Value<String>>)],
 ) -> Option<EmitTokenMetric> {
@@ -123,7 +136,7 @@ fn compile_common(
     for (name, value) in dims {
         if value.is_none()
             && let Value::Literal { value: n, span } = name
-            && !DEFAULT_DIMENSIONS.iter().any(|d| d.eq_ignore_ascii_case(n))
+            && !defaults.iter().any(|d| d.eq_ignore_ascii_case(n))
         {
             c.diagnostics.push(
                 apim_source::Diagnostic::error(
@@ -134,7 +147,7 @@ fn compile_common(
                 )
                 .with_help(format!(
                     "only the default dimensions ({}) may omit it",
-                    DEFAULT_DIMENSIONS.join(", ")
+                    defaults.join(", ")
                 )),
             );
             ok = false;
@@ -208,7 +221,7 @@ pub fn usage_of(body: &str) -> Option<(u64, u64, u64)> {
         let total = usage
             .get("total_tokens")
             .and_then(serde_json::Value::as_u64)
-            .unwrap_or(prompt + completion);
+            .unwrap_or(prompt.saturating_add(completion));
         Some((prompt, completion, total))
     };
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
@@ -277,7 +290,14 @@ pub(crate) fn compile_custom(c: &mut Compiler, p: &custom::EmitMetric) -> Option
     Some(EmitMetric {
         name,
         value,
-        inner: compile_common(c, "emit-metric", &p.namespace, &dims)?,
+        // Azure: emit-metric's defaults are the token metrics' without Backend ID.
+        inner: compile_common(
+            c,
+            "emit-metric",
+            &DEFAULT_DIMENSIONS[..DEFAULT_DIMENSIONS.len() - 1],
+            &p.namespace,
+            &dims,
+        )?,
     })
 }
 

@@ -46,11 +46,18 @@ pub struct RateLimitByKey {
     headers: Headers,
 }
 
+/// Which API or operation a nested limit is for: its id (which wins) or its name.
+#[derive(Clone)]
+enum Which {
+    Id(String),
+    Name(String),
+}
+
 /// One limit of rate-limit: the policy's own, or an API's or an operation's inside it.
 struct Limit {
-    /// Which API (id or name) and operation it is for; `None`: every call.
-    api: Option<String>,
-    operation: Option<String>,
+    /// Which API and operation it is for; `None`: every call.
+    api: Option<Which>,
+    operation: Option<Which>,
     calls: u64,
     period: u64,
     /// Unique in the plan (scope and path of the policy, and the element).
@@ -103,6 +110,21 @@ pub(crate) fn compile_by_key(c: &mut Compiler, p: &rlk::RateLimitByKey) -> Optio
     })
 }
 
+/// Azure: renewal periods are at most 300 seconds.
+const MAX_PERIOD: u64 = 300;
+
+fn period_of(c: &mut Compiler, v: &Value<Seconds>) -> Option<u64> {
+    let period = lit(c, v)?.0;
+    if !(1..=MAX_PERIOD).contains(&period) {
+        c.error(
+            v.span(),
+            format!("renewal-period must be 1 to {MAX_PERIOD} seconds, not {period}"),
+        );
+        return None;
+    }
+    Some(period)
+}
+
 fn lit<T: Clone>(c: &mut Compiler, v: &Value<T>) -> Option<T> {
     match v {
         Value::Literal { value, .. } => Some(value.clone()),
@@ -114,19 +136,20 @@ fn lit<T: Clone>(c: &mut Compiler, v: &Value<T>) -> Option<T> {
 }
 
 pub(crate) fn compile(c: &mut Compiler, p: &rl::RateLimit, path: &str) -> Option<RateLimit> {
-    let site = format!("rate-limit:{:?}:{path}", c.scope);
+    // One counter per policy definition: its place in its file (the path alone repeats across APIs).
+    let site = format!("rate-limit:{}:{}:{path}", p.span.file.0, p.span.start());
     let mut limits = vec![Limit {
         api: None,
         operation: None,
         calls: lit(c, &p.calls)?.max(0) as u64,
-        period: lit(c, &p.renewal_period)?.0,
+        period: period_of(c, &p.renewal_period)?,
         counter: site.clone(),
     }];
     for (i, api) in p.apis.iter().enumerate() {
         // Azure: id wins over name.
         let which = match (literal(c, &api.id), literal(c, &api.name)) {
-            (Some(id), _) => id,
-            (None, Some(name)) => name,
+            (Some(id), _) => Which::Id(id),
+            (None, Some(name)) => Which::Name(name),
             (None, None) => {
                 c.error(&api.span, "an `<api>` limit needs `id` or `name`");
                 return None;
@@ -136,13 +159,13 @@ pub(crate) fn compile(c: &mut Compiler, p: &rl::RateLimit, path: &str) -> Option
             api: Some(which.clone()),
             operation: None,
             calls: lit(c, &api.calls)?.max(0) as u64,
-            period: lit(c, &api.renewal_period)?.0,
+            period: period_of(c, &api.renewal_period)?,
             counter: format!("{site}/api[{}]", i + 1),
         });
         for (j, op) in api.operations.iter().enumerate() {
             let op_which = match (literal(c, &op.id), literal(c, &op.name)) {
-                (Some(id), _) => id,
-                (None, Some(name)) => name,
+                (Some(id), _) => Which::Id(id),
+                (None, Some(name)) => Which::Name(name),
                 (None, None) => {
                     c.error(&op.span, "an `<operation>` limit needs `id` or `name`");
                     return None;
@@ -152,7 +175,7 @@ pub(crate) fn compile(c: &mut Compiler, p: &rl::RateLimit, path: &str) -> Option
                 api: Some(which.clone()),
                 operation: Some(op_which),
                 calls: lit(c, &op.calls)?.max(0) as u64,
-                period: lit(c, &op.renewal_period)?.0,
+                period: period_of(c, &op.renewal_period)?,
                 counter: format!("{site}/api[{}]/operation[{}]", i + 1, j + 1),
             });
         }
@@ -182,7 +205,18 @@ fn used(window: &mut VecDeque<(Duration, u64)>, period: Duration, now: Duration)
     while window.front().is_some_and(|(at, _)| *at + period <= now) {
         window.pop_front();
     }
-    window.iter().map(|(_, n)| n).sum()
+    window
+        .iter()
+        .fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
+}
+
+/// Drops counters whose calls have all left the longest possible window, so that keys taken from requests
+/// cannot grow the map without end.
+fn sweep(counters: &mut RateCounters, now: Duration) {
+    if counters.len() > 1024 {
+        let longest = Duration::from_secs(MAX_PERIOD);
+        counters.retain(|_, w| w.back().is_some_and(|(at, _)| *at + longest > now));
+    }
 }
 
 /// Whole seconds until the window has room for one more call.
@@ -192,12 +226,14 @@ fn retry_after(
     period: Duration,
     now: Duration,
 ) -> u64 {
-    let total: u64 = window.iter().map(|(_, n)| n).sum();
-    let mut freed = 0;
+    let total = window
+        .iter()
+        .fold(0u64, |sum, (_, n)| sum.saturating_add(*n));
+    let mut freed = 0u64;
     let mut wait = period;
     for (at, n) in window {
-        freed += n;
-        if total - freed < calls {
+        freed = freed.saturating_add(*n);
+        if total.saturating_sub(freed) < calls {
             wait = (*at + period).saturating_sub(now);
             break;
         }
@@ -250,7 +286,17 @@ pub(crate) fn run_by_key(
     plan: &Plan,
 ) -> Result<Flow, PolicyError> {
     let calls = eval(&p.calls, ex, rt, plan, "calls")?.max(0) as u64;
-    let period = Duration::from_secs(eval(&p.period, ex, rt, plan, "renewal-period")?.0);
+    let period = eval(&p.period, ex, rt, plan, "renewal-period")?.0;
+    if !(1..=MAX_PERIOD).contains(&period) {
+        return Err(PolicyError::new(
+            "rate-limit-by-key",
+            "ExpressionValueEvaluationFailure",
+            format!(
+                "Expression evaluation failed. renewal-period must be 1 to {MAX_PERIOD} seconds, not {period}."
+            ),
+        ));
+    }
+    let period = Duration::from_secs(period);
     let key = eval(&p.counter_key, ex, rt, plan, "counter-key")?;
     let counter = format!("rate-limit-by-key:{key}");
     // Azure: expression-valued increment settings are evaluated at the end of the pipeline.
@@ -270,6 +316,7 @@ pub(crate) fn run_by_key(
     };
     let now = rt.clock.now();
     let mut counters = rt.rate_counters.lock();
+    sweep(&mut counters, now);
     let window = counters.entry(counter.clone()).or_default();
     let n = used(window, period, now);
     if n >= calls {
@@ -300,7 +347,12 @@ pub(crate) fn run_by_key(
             }
         )
     );
-    passed(ex, &p.headers, calls.saturating_sub(n + increment), calls);
+    passed(
+        ex,
+        &p.headers,
+        calls.saturating_sub(n.saturating_add(increment)),
+        calls,
+    );
     if postponed {
         ex.postponed_increments.push(PostponedIncrement {
             counter,
@@ -378,12 +430,18 @@ pub(crate) fn run(
     };
     let api = [field("api", "id"), field("api", "name")];
     let operation = [field("operation", "id"), field("operation", "name")];
-    let matches = |wanted: &Option<String>, have: &[Option<String>; 2]| match wanted {
+    let matches = |wanted: &Option<Which>, have: &[Option<String>; 2]| match wanted {
         None => true,
-        Some(w) => have.iter().flatten().any(|h| h.eq_ignore_ascii_case(w)),
+        Some(Which::Id(w)) => have[0]
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case(w)),
+        Some(Which::Name(w)) => have[1]
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case(w)),
     };
     let now = rt.clock.now();
     let mut counters = rt.rate_counters.lock();
+    sweep(&mut counters, now);
     let applicable: Vec<&Limit> = p
         .limits
         .iter()
@@ -410,8 +468,9 @@ pub(crate) fn run(
             );
             return Err(refusal("rate-limit", seconds, &p.headers, l.calls, ex));
         }
-        if l.calls - n - 1 < remaining {
-            remaining = l.calls - n - 1;
+        let left = l.calls.saturating_sub(n).saturating_sub(1);
+        if left < remaining {
+            remaining = left;
             tightest = l.calls;
         }
     }

@@ -88,6 +88,14 @@ macro_rules! compile_fn {
         pub(crate) fn $name(c: &mut Compiler, p: &$ty) -> Option<TokenLimit> {
             // The prompt estimate reads the request body.
             c.touches_body();
+            // Azure: a quota is `token-quota` over a `token-quota-period`; one without the other limits nothing.
+            if p.token_quota.is_some() != p.token_quota_period.is_some() {
+                c.error(
+                    &p.span,
+                    "token-quota and token-quota-period go together; give both (or neither)",
+                );
+                return None;
+            }
             Some(TokenLimit {
                 policy: $policy,
                 counter_key: c.value(&p.counter_key)?,
@@ -240,6 +248,12 @@ pub(crate) fn run(
     let wall: DateTime<Utc> = rt.clock.wall().into();
     let counter_name = format!("{}:{key}", p.policy);
     let mut counters = rt.token_counters.lock();
+    // Keys come from requests: forget the ones with nothing left to count, so the map stays bounded.
+    if counters.len() > 1024 {
+        counters.retain(|_, c| {
+            c.quota_used > 0 || c.window.back().is_some_and(|(at, _, _)| *at + MINUTE > now)
+        });
+    }
     let counter = counters.entry(counter_name.clone()).or_default();
     while counter
         .window
@@ -248,17 +262,22 @@ pub(crate) fn run(
     {
         counter.window.pop_front();
     }
-    let used: u64 = counter.window.iter().map(|(_, t, _)| t).sum();
+    let used = counter
+        .window
+        .iter()
+        .fold(0u64, |sum, (_, t, _)| sum.saturating_add(*t));
     let mut late = Vec::new();
+    // Without an estimate a request passes while the count is under the limit; with one, while the prompt fits.
     if let Some(limit) = tpm
-        && used + prompt > limit
+        && (used >= limit || used.saturating_add(prompt) > limit)
     {
         // Wait until enough of the window ages out for this request to fit.
-        let mut freed = 0;
+        let mut freed = 0u64;
         let mut wait = MINUTE;
         for (at, tokens, _) in &counter.window {
-            freed += tokens;
-            if used - freed + prompt <= limit {
+            freed = freed.saturating_add(*tokens);
+            let left = used.saturating_sub(freed);
+            if left < limit && left.saturating_add(prompt) <= limit {
                 wait = (*at + MINUTE).saturating_sub(now);
                 break;
             }
@@ -298,7 +317,7 @@ pub(crate) fn run(
             counter.period_start = start;
             counter.quota_used = 0;
         }
-        if counter.quota_used + prompt > *limit {
+        if counter.quota_used >= *limit || counter.quota_used.saturating_add(prompt) > *limit {
             let seconds = (end - wall.timestamp()).max(1) as u64;
             let used = counter.quota_used;
             drop(counters);
@@ -326,7 +345,7 @@ pub(crate) fn run(
                 headers,
             ));
         }
-        counter.quota_used += prompt;
+        counter.quota_used = counter.quota_used.saturating_add(prompt);
     }
     let entry = {
         let mut n = rt.token_entry.lock();
@@ -334,7 +353,7 @@ pub(crate) fn run(
         *n
     };
     counter.window.push_back((now, prompt, entry));
-    let remaining_tokens = tpm.map(|limit| limit.saturating_sub(used + prompt));
+    let remaining_tokens = tpm.map(|limit| limit.saturating_sub(used.saturating_add(prompt)));
     let remaining_quota = quota
         .as_ref()
         .map(|(limit, _)| limit.saturating_sub(counter.quota_used));
@@ -404,7 +423,10 @@ pub(crate) fn settle(ex: &mut Exchange, rt: &Runtime) {
             if let Some(slot) = c.window.iter_mut().find(|(_, _, id)| *id == p.entry) {
                 slot.1 = consumed;
             }
-            c.quota_used = (c.quota_used + consumed).saturating_sub(p.estimated);
+            c.quota_used = c
+                .quota_used
+                .saturating_add(consumed)
+                .saturating_sub(p.estimated);
         }
         set_number(ex, &p.consumed_variable, consumed);
         if let Some(h) = &p.consumed_header {

@@ -45,6 +45,10 @@ use apim_expr::{BodyHandle, ResponseData};
 
 /// How long an openid-config's keys are reused.
 const KEYS_TTL: Duration = Duration::from_secs(3600);
+/// Azure: a token whose kid is not among the cached keys makes the keys be fetched again, at most this often.
+const REFETCH_AFTER: Duration = Duration::from_secs(300);
+/// How long a failed fetch is remembered before trying again.
+const FAILED_TTL: Duration = Duration::from_secs(30);
 
 enum Source {
     Header(Cv<String>),
@@ -99,7 +103,8 @@ pub struct ValidateJwt {
 }
 
 /// Keys of an openid-config (by its URL): (kid, key, algorithm family) and the clock time they expire.
-pub type OpenIdKeys = HashMap<String, (OpenIdConfig, Duration)>;
+/// By URL: the configuration, until when it is used, and when it was fetched.
+pub type OpenIdKeys = HashMap<String, (OpenIdConfig, Duration, Duration)>;
 
 /// The parts of an OpenID configuration validation uses: the keys of its JWKS and its issuer.
 #[derive(Clone, Debug, Default)]
@@ -243,13 +248,14 @@ async fn entra_openid(
     ex: &mut Exchange,
     rt: &Runtime,
     plan: &Plan,
+    kid: Option<&str>,
 ) -> Result<OpenIdConfig, PolicyError> {
     let tenant = eval(&entra.tenant, ex, rt, plan, "tenant-id")?;
     let endpoint = match &entra.endpoint {
         Some(e) => Some(eval(e, ex, rt, plan, "authentication-endpoint")?),
         None => None,
     };
-    Ok(openid(rt, &entra_config_url(&tenant, endpoint.as_deref())).await)
+    Ok(openid(rt, &entra_config_url(&tenant, endpoint.as_deref()), kid).await)
 }
 
 pub(crate) fn compile_aad(c: &mut Compiler, p: &aad::ValidateAzureAdToken) -> Option<ValidateJwt> {
@@ -339,13 +345,28 @@ fn fail(reason: &'static str, message: impl Into<String>) -> Failure {
     (reason, message.into())
 }
 
-async fn openid(rt: &Runtime, url: &str) -> OpenIdConfig {
+async fn openid(rt: &Runtime, url: &str, kid: Option<&str>) -> OpenIdConfig {
     let now = rt.clock.now();
-    if let Some((config, until)) = rt.openid_keys.lock().get(url)
-        && *until > now
-    {
-        return config.clone();
+    if let Some((config, until, fetched)) = rt.openid_keys.lock().get(url) {
+        let known = kid.is_none_or(|k| config.keys.iter().any(|(id, _)| id.as_deref() == Some(k)));
+        if *until > now && (known || *fetched + REFETCH_AFTER > now) {
+            return config.clone();
+        }
     }
+    let config = fetch_openid(rt, url).await;
+    // Only a complete answer is kept for the hour; a failure is retried after a short pause.
+    let ttl = if config.keys.is_empty() {
+        FAILED_TTL
+    } else {
+        KEYS_TTL
+    };
+    rt.openid_keys
+        .lock()
+        .insert(url.to_string(), (config.clone(), now + ttl, now));
+    config
+}
+
+async fn fetch_openid(rt: &Runtime, url: &str) -> OpenIdConfig {
     let get = |url: String| UpstreamRequest {
         method: "GET".into(),
         url,
@@ -361,8 +382,9 @@ async fn openid(rt: &Runtime, url: &str) -> OpenIdConfig {
     let json = |body: Option<String>| {
         body.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
     };
-    let Ok(answer) = rt.upstream.send(get(url.to_string())).await else {
-        return OpenIdConfig::default();
+    let answer = match rt.upstream.send(get(url.to_string())).await {
+        Ok(a) if (200..300).contains(&a.status) => a,
+        _ => return OpenIdConfig::default(),
     };
     let document = json(answer.body).unwrap_or_default();
     let issuer = document
@@ -379,11 +401,14 @@ async fn openid(rt: &Runtime, url: &str) -> OpenIdConfig {
             issuer,
         };
     };
-    let Ok(jwks) = rt.upstream.send(get(jwks_uri)).await else {
-        return OpenIdConfig {
-            keys: Vec::new(),
-            issuer,
-        };
+    let jwks = match rt.upstream.send(get(jwks_uri)).await {
+        Ok(a) if (200..300).contains(&a.status) => a,
+        _ => {
+            return OpenIdConfig {
+                keys: Vec::new(),
+                issuer,
+            };
+        }
     };
     let keys: Vec<(Option<String>, JwkKey)> = json(jwks.body)
         .and_then(|j| j.get("keys").and_then(|k| k.as_array()).cloned())
@@ -405,11 +430,7 @@ async fn openid(rt: &Runtime, url: &str) -> OpenIdConfig {
             }
         })
         .collect();
-    let config = OpenIdConfig { keys, issuer };
-    rt.openid_keys
-        .lock()
-        .insert(url.to_string(), (config.clone(), now + KEYS_TTL));
-    config
+    OpenIdConfig { keys, issuer }
 }
 
 /// The tenant's OpenID configuration URL: `tenant-id` may be an id, a domain or a URL.
@@ -573,10 +594,10 @@ async fn validate(
         }
         for url in &p.openid_configs {
             let url = eval(url, ex, rt, plan, "url")?;
-            candidates.extend(openid(rt, &url).await.keys);
+            candidates.extend(openid(rt, &url, kid.as_deref()).await.keys);
         }
         if let Some(entra) = &p.entra {
-            let config = entra_openid(entra, ex, rt, plan).await?;
+            let config = entra_openid(entra, ex, rt, plan, kid.as_deref()).await?;
             candidates.extend(config.keys);
         }
         let usable: Vec<&JwkKey> = candidates
@@ -615,7 +636,7 @@ async fn validate(
     let skew = eval(&p.clock_skew, ex, rt, plan, "clock-skew")?.0 as i64;
     let number = |name: &str| claims.get(name).and_then(serde_json::Value::as_i64);
     match number("exp") {
-        Some(exp) if exp + skew <= now => {
+        Some(exp) if exp.saturating_add(skew) <= now => {
             return Ok(Err(fail(
                 "TokenExpired",
                 "Lifetime validation failed. The token is expired. Access denied.",
@@ -637,7 +658,7 @@ async fn validate(
         _ => {}
     }
     if let Some(nbf) = number("nbf")
-        && nbf - skew > now
+        && nbf.saturating_sub(skew) > now
     {
         return Ok(Err(fail(
             "TokenNotYetValid",
@@ -645,7 +666,7 @@ async fn validate(
         )));
     }
     if let Some(entra) = &p.entra {
-        let config = entra_openid(entra, ex, rt, plan).await?;
+        let config = entra_openid(entra, ex, rt, plan, None).await?;
         let tid = claims
             .get("tid")
             .and_then(|t| t.as_str())
