@@ -707,7 +707,7 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
 
 impl Plan {
     /// Runs one request.
-    pub async fn run(&self, rt: &Runtime, incoming: Incoming) -> Outcome {
+    pub async fn run(&self, rt: &Runtime, mut incoming: Incoming) -> Outcome {
         let started = rt.clock.now();
         let n = {
             let mut c = rt.request_counter.lock();
@@ -719,7 +719,9 @@ impl Plan {
             format!("apim-emu-{}-{n}", rt.seed).as_bytes(),
         )
         .as_u128();
-        let info = RequestInfo::from_json(&incoming.info, request_id).unwrap_or_else(|_| {
+        // Moved, not copied: the gateway's description of the request is read by a few policies.
+        let info_json = Arc::new(std::mem::take(&mut incoming.info));
+        let info = RequestInfo::from_json(&info_json, request_id).unwrap_or_else(|_| {
             RequestInfo::from_json(&serde_json::json!({}), request_id).expect("empty info is valid")
         });
         let mut ex = Exchange {
@@ -753,7 +755,7 @@ impl Plan {
             pending_tokens: Vec::new(),
             late_headers: Vec::new(),
             postponed_increments: Vec::new(),
-            info_json: Arc::new(incoming.info.clone()),
+            info_json,
         };
         let activity = uuid::Uuid::from_u128(request_id).to_string();
         let mut failure: Option<PolicyError> = None;

@@ -92,6 +92,20 @@ fn is_expression<T>(v: &Option<Cv<T>>) -> bool {
     matches!(v, Some(Cv::Expr(..)))
 }
 
+/// The header and variable names both rate-limit policies take.
+macro_rules! headers_of {
+    ($c:expr, $p:expr) => {
+        Headers {
+            retry_after_header: literal($c, &$p.retry_after_header_name)
+                .unwrap_or_else(|| "Retry-After".into()),
+            retry_after_variable: literal($c, &$p.retry_after_variable_name),
+            remaining_header: literal($c, &$p.remaining_calls_header_name),
+            remaining_variable: literal($c, &$p.remaining_calls_variable_name),
+            total_header: literal($c, &$p.total_calls_header_name),
+        }
+    };
+}
+
 pub(crate) fn compile_by_key(c: &mut Compiler, p: &rlk::RateLimitByKey) -> Option<RateLimitByKey> {
     Some(RateLimitByKey {
         calls: c.value(&p.calls)?,
@@ -99,14 +113,7 @@ pub(crate) fn compile_by_key(c: &mut Compiler, p: &rlk::RateLimitByKey) -> Optio
         counter_key: c.value(&p.counter_key)?,
         increment_condition: c.opt(&p.increment_condition)?,
         increment_count: c.opt(&p.increment_count)?,
-        headers: Headers {
-            retry_after_header: literal(c, &p.retry_after_header_name)
-                .unwrap_or_else(|| "Retry-After".into()),
-            retry_after_variable: literal(c, &p.retry_after_variable_name),
-            remaining_header: literal(c, &p.remaining_calls_header_name),
-            remaining_variable: literal(c, &p.remaining_calls_variable_name),
-            total_header: literal(c, &p.total_calls_header_name),
-        },
+        headers: headers_of!(c, p),
     })
 }
 
@@ -135,6 +142,24 @@ fn lit<T: Clone>(c: &mut Compiler, v: &Value<T>) -> Option<T> {
     }
 }
 
+/// Azure: a nested limit names its API or operation by id, which wins, or by name.
+fn nested_target(
+    c: &mut Compiler,
+    id: &Option<Value<String>>,
+    name: &Option<Value<String>>,
+    span: &apim_source::Span,
+    element: &str,
+) -> Option<Which> {
+    match (literal(c, id), literal(c, name)) {
+        (Some(id), _) => Some(Which::Id(id)),
+        (None, Some(name)) => Some(Which::Name(name)),
+        (None, None) => {
+            c.error(span, format!("an `<{element}>` limit needs `id` or `name`"));
+            None
+        }
+    }
+}
+
 pub(crate) fn compile(c: &mut Compiler, p: &rl::RateLimit, path: &str) -> Option<RateLimit> {
     // One counter per policy definition: its place in its file (the path alone repeats across APIs).
     let site = format!("rate-limit:{}:{}:{path}", p.span.file.0, p.span.start());
@@ -147,14 +172,7 @@ pub(crate) fn compile(c: &mut Compiler, p: &rl::RateLimit, path: &str) -> Option
     }];
     for (i, api) in p.apis.iter().enumerate() {
         // Azure: id wins over name.
-        let which = match (literal(c, &api.id), literal(c, &api.name)) {
-            (Some(id), _) => Which::Id(id),
-            (None, Some(name)) => Which::Name(name),
-            (None, None) => {
-                c.error(&api.span, "an `<api>` limit needs `id` or `name`");
-                return None;
-            }
-        };
+        let which = nested_target(c, &api.id, &api.name, &api.span, "api")?;
         limits.push(Limit {
             api: Some(which.clone()),
             operation: None,
@@ -163,14 +181,7 @@ pub(crate) fn compile(c: &mut Compiler, p: &rl::RateLimit, path: &str) -> Option
             counter: format!("{site}/api[{}]", i + 1),
         });
         for (j, op) in api.operations.iter().enumerate() {
-            let op_which = match (literal(c, &op.id), literal(c, &op.name)) {
-                (Some(id), _) => Which::Id(id),
-                (None, Some(name)) => Which::Name(name),
-                (None, None) => {
-                    c.error(&op.span, "an `<operation>` limit needs `id` or `name`");
-                    return None;
-                }
-            };
+            let op_which = nested_target(c, &op.id, &op.name, &op.span, "operation")?;
             limits.push(Limit {
                 api: Some(which.clone()),
                 operation: Some(op_which),
@@ -182,14 +193,7 @@ pub(crate) fn compile(c: &mut Compiler, p: &rl::RateLimit, path: &str) -> Option
     }
     Some(RateLimit {
         limits,
-        headers: Headers {
-            retry_after_header: literal(c, &p.retry_after_header_name)
-                .unwrap_or_else(|| "Retry-After".into()),
-            retry_after_variable: literal(c, &p.retry_after_variable_name),
-            remaining_header: literal(c, &p.remaining_calls_header_name),
-            remaining_variable: literal(c, &p.remaining_calls_variable_name),
-            total_header: literal(c, &p.total_calls_header_name),
-        },
+        headers: headers_of!(c, p),
     })
 }
 

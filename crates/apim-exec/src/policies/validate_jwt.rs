@@ -150,6 +150,43 @@ fn refuse(c: &mut Compiler, span: &apim_source::Span, what: &str) {
     c.diagnostics.push(diagnostic);
 }
 
+/// `<required-claims>` of either policy (each module has its own element types of the same shape).
+macro_rules! required_claims {
+    ($c:expr, $p:expr) => {{
+        let mut claims = Vec::new();
+        if let Some(r) = &$p.required_claims {
+            for claim in &r.claims {
+                let mut values = Vec::new();
+                for v in &claim.values {
+                    values.push(text($c, &v.content.0)?);
+                }
+                claims.push(ClaimRule {
+                    name: $c.value(&claim.name)?,
+                    match_: $c.opt(&claim.match_)?.map(|m| match m {
+                        Cv::Lit(m) => Cv::Lit(m.as_str().to_string()),
+                        Cv::Expr(a, b) => Cv::Expr(a, b),
+                    }),
+                    separator: $c.opt(&claim.separator)?,
+                    values,
+                });
+            }
+        }
+        claims
+    }};
+}
+
+/// `output-token-variable-name`: `Some(None)` when absent, `None` (reported) when not a literal.
+fn output_variable(c: &mut Compiler, v: &Option<Value<String>>) -> Option<Option<String>> {
+    match v {
+        Some(Value::Literal { value, .. }) => Some(Some(value.clone())),
+        Some(other) => {
+            c.error(other.span(), "output-token-variable-name must be a literal");
+            None
+        }
+        None => Some(None),
+    }
+}
+
 pub(crate) fn compile(c: &mut Compiler, p: &ast::ValidateJwt) -> Option<ValidateJwt> {
     if let Some(d) = &p.decryption_keys {
         refuse(c, &d.span, "decryption-keys (encrypted tokens)");
@@ -196,32 +233,8 @@ pub(crate) fn compile(c: &mut Compiler, p: &ast::ValidateJwt) -> Option<Validate
             issuers.push(text(c, &x.content.0)?);
         }
     }
-    let mut claims = Vec::new();
-    if let Some(r) = &p.required_claims {
-        for claim in &r.claims {
-            let mut values = Vec::new();
-            for v in &claim.values {
-                values.push(text(c, &v.content.0)?);
-            }
-            claims.push(ClaimRule {
-                name: c.value(&claim.name)?,
-                match_: c.opt(&claim.match_)?.map(|m| match m {
-                    Cv::Lit(m) => Cv::Lit(m.as_str().to_string()),
-                    Cv::Expr(a, b) => Cv::Expr(a, b),
-                }),
-                separator: c.opt(&claim.separator)?,
-                values,
-            });
-        }
-    }
-    let output = match &p.output_token_variable_name {
-        Some(Value::Literal { value, .. }) => Some(value.clone()),
-        Some(other) => {
-            c.error(other.span(), "output-token-variable-name must be a literal");
-            return None;
-        }
-        None => None,
-    };
+    let claims = required_claims!(c, p);
+    let output = output_variable(c, &p.output_token_variable_name)?;
     Some(ValidateJwt {
         policy: "validate-jwt",
         entra: None,
@@ -287,32 +300,8 @@ pub(crate) fn compile_aad(c: &mut Compiler, p: &aad::ValidateAzureAdToken) -> Op
             client_ids.push(text(c, &x.content.0)?);
         }
     }
-    let mut claims = Vec::new();
-    if let Some(r) = &p.required_claims {
-        for claim in &r.claims {
-            let mut values = Vec::new();
-            for v in &claim.values {
-                values.push(text(c, &v.content.0)?);
-            }
-            claims.push(ClaimRule {
-                name: c.value(&claim.name)?,
-                match_: c.opt(&claim.match_)?.map(|m| match m {
-                    Cv::Lit(m) => Cv::Lit(m.as_str().to_string()),
-                    Cv::Expr(a, b) => Cv::Expr(a, b),
-                }),
-                separator: c.opt(&claim.separator)?,
-                values,
-            });
-        }
-    }
-    let output = match &p.output_token_variable_name {
-        Some(Value::Literal { value, .. }) => Some(value.clone()),
-        Some(other) => {
-            c.error(other.span(), "output-token-variable-name must be a literal");
-            return None;
-        }
-        None => None,
-    };
+    let claims = required_claims!(c, p);
+    let output = output_variable(c, &p.output_token_variable_name)?;
     Some(ValidateJwt {
         policy: "validate-azure-ad-token",
         entra: Some(Entra {
