@@ -974,6 +974,7 @@ fn reload(
         *runtime.token_counters.lock() = previous.token_counters.lock().clone();
         *runtime.token_entry.lock() = *previous.token_entry.lock();
         *runtime.rate_counters.lock() = previous.rate_counters.lock().clone();
+        *runtime.quota_counters.lock() = previous.quota_counters.lock().clone();
         *runtime.events.lock() = previous.events.lock().clone();
         Ok((runtime, old.virtual_clock.clone()))
     };

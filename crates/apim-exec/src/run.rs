@@ -50,6 +50,8 @@ pub struct Runtime {
     pub openid_keys: Mutex<crate::policies::validate_jwt::OpenIdKeys>,
     /// Messages of `log-to-eventhub`, oldest first (at most `KEPT_EVENTS`).
     pub events: Mutex<crate::policies::log_to_eventhub::EventSink>,
+    /// `quota` and `quota-by-key` counters.
+    pub quota_counters: Mutex<crate::policies::quota::QuotaCounters>,
     /// `rate-limit` and `rate-limit-by-key` sliding windows.
     pub rate_counters: Mutex<crate::policies::rate_limit::RateCounters>,
 }
@@ -78,6 +80,7 @@ impl Runtime {
             token_counters: Mutex::new(HashMap::new()),
             token_entry: Mutex::new(0),
             rate_counters: Mutex::new(HashMap::new()),
+            quota_counters: Mutex::new(HashMap::new()),
             events: Mutex::new(Default::default()),
             openid_keys: Mutex::new(HashMap::new()),
         }
@@ -319,6 +322,8 @@ pub struct Exchange {
     pub(crate) late_headers: Vec<(String, String)>,
     /// rate-limit-by-key increments left for the end of the pipeline.
     pub(crate) postponed_increments: Vec<crate::policies::rate_limit::PostponedIncrement>,
+    /// quota and quota-by-key additions left for the end of the pipeline.
+    pub(crate) quota_pending: Vec<crate::policies::quota::QuotaPending>,
     /// The API, operation, product, subscription … the request came with, as the gateway described them.
     pub(crate) info_json: Arc<serde_json::Value>,
 }
@@ -379,6 +384,7 @@ impl Exchange {
             pending_tokens: Vec::new(),
             late_headers: Vec::new(),
             postponed_increments: Vec::new(),
+            quota_pending: Vec::new(),
             info_json: self.info_json.clone(),
         }
     }
@@ -755,6 +761,7 @@ impl Plan {
             pending_tokens: Vec::new(),
             late_headers: Vec::new(),
             postponed_increments: Vec::new(),
+            quota_pending: Vec::new(),
             info_json,
         };
         let activity = uuid::Uuid::from_u128(request_id).to_string();
@@ -857,6 +864,12 @@ impl Plan {
             }
         }
         crate::policies::rate_limit::settle(&mut ex, rt, self);
+        let response_bytes = ex
+            .response
+            .as_ref()
+            .and_then(|(_, b)| b.peek())
+            .map_or(0, |b| b.len());
+        crate::policies::quota::settle(&mut ex, rt, self, response_bytes);
         let (mut response, body) = ex.response.take().unwrap_or_else(|| {
             (
                 ResponseData {

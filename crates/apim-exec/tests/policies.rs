@@ -961,3 +961,90 @@ fn an_ip_filter_action_that_is_neither_allow_nor_forbid_is_an_expression_failure
     odd.headers.push(("x-action".into(), "maybe".into()));
     assert_eq!(h.run(odd).status, 500);
 }
+
+#[test]
+fn quota_by_key_counts_calls_per_fixed_period_and_answers_403() {
+    let h = harness(
+        &rate_limit_policy(
+            r#"<quota-by-key calls="2" renewal-period="3600" counter-key="@(context.Request.IpAddress)"
+                 first-period-start="2020-01-01T00:00:00Z" />"#,
+        ),
+        None,
+        Default::default(),
+    );
+    h.upstream.script("svc.local", vec![ok("{}")]);
+    assert_eq!(h.run(post("{}")).status, 200);
+    assert_eq!(h.run(post("{}")).status, 200);
+    let refused = h.run(post("{}"));
+    assert_eq!(refused.status, 403);
+    let wait: u64 = header(&refused.headers, "Retry-After")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=3600).contains(&wait), "{wait}");
+    assert!(
+        refused
+            .body
+            .as_deref()
+            .is_some_and(|b| b.contains("Out of call volume quota. Quota will be replenished in")),
+        "{:?}",
+        refused.body
+    );
+    h.advance(Duration::from_secs(wait));
+    assert_eq!(h.run(post("{}")).status, 200, "a new period");
+}
+
+#[test]
+fn a_bandwidth_quota_counts_the_bytes_of_finished_requests() {
+    let h = harness(
+        &rate_limit_policy(
+            r#"<quota-by-key bandwidth="1" renewal-period="0" counter-key="all" />"#,
+        ),
+        None,
+        Default::default(),
+    );
+    let big: &'static str = Box::leak("x".repeat(700).into_boxed_str());
+    h.upstream.script("svc.local", vec![ok(big)]);
+    assert_eq!(h.run(post("{}")).status, 200, "702 bytes so far");
+    assert_eq!(
+        h.run(post("{}")).status,
+        200,
+        "1404 bytes: over 1 KB once it is done"
+    );
+    let refused = h.run(post("{}"));
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        header(&refused.headers, "Retry-After"),
+        None,
+        "never renewed"
+    );
+    assert!(
+        refused
+            .body
+            .as_deref()
+            .is_some_and(|b| b.contains("Out of bandwidth quota.")),
+        "{:?}",
+        refused.body
+    );
+}
+
+#[test]
+fn quota_applies_per_subscription() {
+    let h = harness(
+        &rate_limit_policy(r#"<quota calls="1" renewal-period="86400" />"#),
+        None,
+        Default::default(),
+    );
+    h.upstream.script("svc.local", vec![ok("{}")]);
+    let call = |subscription: Option<&str>| {
+        let mut incoming = post("{}");
+        if let Some(s) = subscription {
+            incoming.info = serde_json::json!({ "subscription": { "id": s, "startDate": "2026-01-01T00:00:00Z" } });
+        }
+        h.run(incoming)
+    };
+    assert_eq!(call(Some("alice")).status, 200);
+    let refused = call(Some("alice"));
+    assert_eq!(refused.status, 403);
+    assert_eq!(call(Some("bob")).status, 200);
+    assert_eq!(call(None).status, 200, "no subscription, no quota");
+}

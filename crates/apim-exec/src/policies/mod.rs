@@ -14,6 +14,7 @@ mod liquid;
 pub mod log_to_eventhub;
 mod messages;
 pub mod metrics;
+pub mod quota;
 pub mod rate_limit;
 mod requests;
 mod retry;
@@ -64,6 +65,8 @@ pub enum Op {
     ValidateJwt(Box<validate_jwt::ValidateJwt>),
     IpFilter(ip_filter::IpFilter),
     Cors(Box<cors::Cors>),
+    Quota(quota::Quota),
+    QuotaByKey(Box<quota::QuotaByKey>),
 }
 
 /// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
@@ -97,6 +100,8 @@ pub const EXECUTED: &[&str] = &[
     "llm-token-limit",
     "log-to-eventhub",
     "mock-response",
+    "quota",
+    "quota-by-key",
     "rate-limit",
     "rate-limit-by-key",
     "retry",
@@ -152,6 +157,8 @@ pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<O
         Policy::ValidateAzureAdToken(p) => {
             Op::ValidateJwt(Box::new(validate_jwt::compile_aad(c, p)?))
         }
+        Policy::Quota(p) => Op::Quota(quota::compile(c, p)?),
+        Policy::QuotaByKey(p) => Op::QuotaByKey(Box::new(quota::compile_by_key(c, p)?)),
         Policy::Cors(p) => Op::Cors(Box::new(cors::compile(c, p)?)),
         Policy::IpFilter(p) => Op::IpFilter(ip_filter::compile(c, p)?),
         Policy::CheckHeader(p) => Op::CheckHeader(check_header::compile(c, p)?),
@@ -219,6 +226,8 @@ pub(crate) fn run<'a>(
             Op::CheckHeader(p) => check_header::run(p, ex, rt, plan),
             Op::IpFilter(p) => ip_filter::run(p, ex, rt, plan),
             Op::Cors(p) => cors::run(p, ex, rt, plan),
+            Op::Quota(p) => quota::run(p, ex, rt, plan),
+            Op::QuotaByKey(p) => quota::run_by_key(p, ex, rt, plan),
             Op::ValidateJwt(p) => validate_jwt::run(p, ex, rt, plan).await,
             Op::FindAndReplace(p) => find_and_replace::run(p, ex, rt, plan),
             Op::EmitMetric(p) => metrics::run_custom(p, ex, rt, plan),

@@ -48,7 +48,7 @@ pub struct RateLimitByKey {
 
 /// Which API or operation a nested limit is for: its id (which wins) or its name.
 #[derive(Clone)]
-enum Which {
+pub(crate) enum Which {
     Id(String),
     Name(String),
 }
@@ -77,7 +77,7 @@ pub struct PostponedIncrement {
     count: Option<Cv<i64>>,
 }
 
-fn literal(c: &mut Compiler, v: &Option<Value<String>>) -> Option<String> {
+pub(crate) fn literal(c: &mut Compiler, v: &Option<Value<String>>) -> Option<String> {
     match v {
         Some(Value::Literal { value, .. }) => Some(value.clone()),
         Some(other) => {
@@ -88,7 +88,7 @@ fn literal(c: &mut Compiler, v: &Option<Value<String>>) -> Option<String> {
     }
 }
 
-fn is_expression<T>(v: &Option<Cv<T>>) -> bool {
+pub(crate) fn is_expression<T>(v: &Option<Cv<T>>) -> bool {
     matches!(v, Some(Cv::Expr(..)))
 }
 
@@ -132,7 +132,7 @@ fn period_of(c: &mut Compiler, v: &Value<Seconds>) -> Option<u64> {
     Some(period)
 }
 
-fn lit<T: Clone>(c: &mut Compiler, v: &Value<T>) -> Option<T> {
+pub(crate) fn lit<T: Clone>(c: &mut Compiler, v: &Value<T>) -> Option<T> {
     match v {
         Value::Literal { value, .. } => Some(value.clone()),
         other => {
@@ -143,7 +143,7 @@ fn lit<T: Clone>(c: &mut Compiler, v: &Value<T>) -> Option<T> {
 }
 
 /// Azure: a nested limit names its API or operation by id, which wins, or by name.
-fn nested_target(
+pub(crate) fn nested_target(
     c: &mut Compiler,
     id: &Option<Value<String>>,
     name: &Option<Value<String>>,

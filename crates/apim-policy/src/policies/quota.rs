@@ -1,7 +1,7 @@
 //! `<quota>`: Enforces a renewable or lifetime call-count and/or bandwidth quota per subscription, returning 403 when exhausted.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/quota-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/quota.rs`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -17,7 +17,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     doc: "https://learn.microsoft.com/azure/api-management/quota-policy",
     sections: &[Section::Inbound],
     scopes: &[Scope::Product],
-    executes: false,
+    executes: true,
     once_per_section: true,
 };
 

@@ -1,7 +1,7 @@
 //! `<quota-by-key>`: Enforces a renewable or lifetime call-count and/or bandwidth quota per arbitrary key, returning 403 when exhausted.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/quota-by-key-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/quota.rs`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -23,7 +23,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         Scope::Api,
         Scope::Operation,
     ],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 
