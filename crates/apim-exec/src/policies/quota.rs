@@ -19,7 +19,7 @@ use apim_policy::policies::quota as q;
 use apim_policy::policies::quota_by_key as qk;
 use apim_policy::value::Value;
 
-use super::rate_limit::{Which, is_expression, lit, literal, nested_target};
+use super::rate_limit::{Which, info_field, is_expression, lit, literal, nested_target, targets};
 use crate::Plan;
 use crate::compile::{Compiler, Cv};
 use crate::run::{Exchange, Flow, PolicyError, Runtime, eval};
@@ -243,13 +243,7 @@ pub(crate) fn run(
     rt: &Runtime,
     _plan: &Plan,
 ) -> Result<Flow, PolicyError> {
-    let field = |part: &str, key: &str| {
-        ex.info_json
-            .get(part)
-            .and_then(|p| p.get(key))
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_string)
-    };
+    let field = |part: &str, key: &str| info_field(ex, part, key);
     let Some(subscription) = field("subscription", "id") else {
         note!(ex, "quota: no subscription; not applied".to_string());
         return Ok(Flow::Continue);
@@ -258,24 +252,10 @@ pub(crate) fn run(
         .or_else(|| field("subscription", "createdDate"))
         .and_then(|d| chrono::DateTime::parse_from_rfc3339(&d).ok())
         .map_or(0, |d| d.timestamp());
-    let api = [field("api", "id"), field("api", "name")];
-    let operation = [field("operation", "id"), field("operation", "name")];
-    let matches = |wanted: &Option<Which>, have: &[Option<String>; 2]| match wanted {
-        None => true,
-        Some(Which::Id(w)) => have[0]
-            .as_deref()
-            .is_some_and(|h| h.eq_ignore_ascii_case(w)),
-        Some(Which::Name(w)) => have[1]
-            .as_deref()
-            .is_some_and(|h| h.eq_ignore_ascii_case(w)),
-    };
+    let applies = targets(ex);
     let now = unix_now(rt);
     let mut passed = Vec::new();
-    for l in p
-        .limits
-        .iter()
-        .filter(|l| matches(&l.api, &api) && matches(&l.operation, &operation))
-    {
+    for l in p.limits.iter().filter(|l| applies(&l.api, &l.operation)) {
         let counter = format!("{}:{subscription}", l.counter);
         let period = check("quota", l, &counter, origin, now, rt, ex)?;
         passed.push((counter, period, l.kilobytes.is_some()));

@@ -414,24 +414,18 @@ pub(crate) fn settle(ex: &mut Exchange, rt: &Runtime, plan: &Plan) {
     }
 }
 
-pub(crate) fn run(
-    p: &RateLimit,
-    ex: &mut Exchange,
-    rt: &Runtime,
-    _plan: &Plan,
-) -> Result<Flow, PolicyError> {
-    let field = |part: &str, key: &str| {
-        ex.info_json
-            .get(part)
-            .and_then(|p| p.get(key))
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_string)
-    };
-    // Azure: applied only to calls made with a subscription key.
-    let Some(subscription) = field("subscription", "id") else {
-        note!(ex, "rate-limit: no subscription; not applied".to_string());
-        return Ok(Flow::Continue);
-    };
+/// A field of what the gateway told the executor about the request (`subscription`/`id`, `api`/`name` …).
+pub(crate) fn info_field(ex: &Exchange, part: &str, key: &str) -> Option<String> {
+    ex.info_json
+        .get(part)
+        .and_then(|p| p.get(key))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
+}
+
+/// The API and operation of the request, for nested limits: whether `api` and `operation` name them.
+pub(crate) fn targets(ex: &Exchange) -> impl Fn(&Option<Which>, &Option<Which>) -> bool + use<> {
+    let field = |part: &str, key: &str| info_field(ex, part, key);
     let api = [field("api", "id"), field("api", "name")];
     let operation = [field("operation", "id"), field("operation", "name")];
     let matches = |wanted: &Option<Which>, have: &[Option<String>; 2]| match wanted {
@@ -443,13 +437,28 @@ pub(crate) fn run(
             .as_deref()
             .is_some_and(|h| h.eq_ignore_ascii_case(w)),
     };
+    move |a, o| matches(a, &api) && matches(o, &operation)
+}
+
+pub(crate) fn run(
+    p: &RateLimit,
+    ex: &mut Exchange,
+    rt: &Runtime,
+    _plan: &Plan,
+) -> Result<Flow, PolicyError> {
+    // Azure: applied only to calls made with a subscription key.
+    let Some(subscription) = info_field(ex, "subscription", "id") else {
+        note!(ex, "rate-limit: no subscription; not applied".to_string());
+        return Ok(Flow::Continue);
+    };
+    let applies = targets(ex);
     let now = rt.clock.now();
     let mut counters = rt.rate_counters.lock();
     sweep(&mut counters, now);
     let applicable: Vec<&Limit> = p
         .limits
         .iter()
-        .filter(|l| matches(&l.api, &api) && matches(&l.operation, &operation))
+        .filter(|l| applies(&l.api, &l.operation))
         .collect();
     // Check every applicable limit before counting the call against any.
     let mut remaining = u64::MAX;
