@@ -976,6 +976,7 @@ fn reload(
         *runtime.rate_counters.lock() = previous.rate_counters.lock().clone();
         *runtime.quota_counters.lock() = previous.quota_counters.lock().clone();
         *runtime.events.lock() = previous.events.lock().clone();
+        *runtime.semantic_cache.lock() = previous.semantic_cache.lock().clone();
         Ok((runtime, old.virtual_clock.clone()))
     };
     Ok(prepare_with(o, err, &world)?.map(|mut gateway| {

@@ -54,6 +54,8 @@ pub struct Runtime {
     pub quota_counters: Mutex<crate::policies::quota::QuotaCounters>,
     /// `rate-limit` and `rate-limit-by-key` sliding windows.
     pub rate_counters: Mutex<crate::policies::rate_limit::RateCounters>,
+    /// Replies of the semantic cache policies, oldest first.
+    pub semantic_cache: Mutex<crate::policies::semantic_cache::SemanticCache>,
 }
 
 impl Runtime {
@@ -83,6 +85,7 @@ impl Runtime {
             quota_counters: Mutex::new(HashMap::new()),
             events: Mutex::new(Default::default()),
             openid_keys: Mutex::new(HashMap::new()),
+            semantic_cache: Mutex::new(Default::default()),
         }
     }
 }
@@ -287,6 +290,9 @@ pub enum Flow {
     Continue,
     /// `return-response` / `mock-response`: the response is in the exchange; stop everything.
     Return,
+    /// A semantic cache hit: the cached response is in the exchange; the backend is skipped and outbound goes on
+    /// after the store policy.
+    CacheHit,
 }
 
 /// The state of one request while it runs.
@@ -326,6 +332,10 @@ pub struct Exchange {
     pub(crate) quota_pending: Vec<crate::policies::quota::QuotaPending>,
     /// The API, operation, product, subscription … the request came with, as the gateway described them.
     pub(crate) info_json: Arc<serde_json::Value>,
+    /// What a semantic cache lookup that missed leaves for the store.
+    pub(crate) semantic_pending: Option<crate::policies::semantic_cache::PendingStore>,
+    /// Completion checks of `llm-content-safety enforce-on-completions`, run when the backend answers.
+    pub(crate) pending_safety: Vec<crate::policies::content_safety::PendingCheck>,
 }
 
 pub(crate) fn parse_query(q: &str) -> Vec<(String, String)> {
@@ -386,6 +396,8 @@ impl Exchange {
             postponed_increments: Vec::new(),
             quota_pending: Vec::new(),
             info_json: self.info_json.clone(),
+            semantic_pending: None,
+            pending_safety: Vec::new(),
         }
     }
 
@@ -628,7 +640,7 @@ pub(crate) fn run_steps<'a>(
         for step in steps {
             match crate::policies::run(step, ex, rt, plan).await {
                 Ok(Flow::Continue) => {}
-                Ok(Flow::Return) => return Ok(Flow::Return),
+                Ok(f @ (Flow::Return | Flow::CacheHit)) => return Ok(f),
                 Err(mut e) => {
                     if e.source.is_empty() {
                         e.source = step.name.to_string();
@@ -763,6 +775,8 @@ impl Plan {
             postponed_increments: Vec::new(),
             quota_pending: Vec::new(),
             info_json,
+            semantic_pending: None,
+            pending_safety: Vec::new(),
         };
         let activity = uuid::Uuid::from_u128(request_id).to_string();
         let mut failure: Option<PolicyError> = None;
@@ -780,15 +794,33 @@ impl Plan {
             }
         }
         let sections = if preflight_cors.is_some() { 0 } else { 3 };
+        // A semantic cache hit in inbound: no backend, and outbound goes on after the store policy.
+        let mut cache_hit = false;
         for (i, section) in SECTIONS.into_iter().enumerate().take(sections) {
             ex.section = section;
-            match run_steps(&self.sections[i], &mut ex, rt, self).await {
+            if cache_hit && section == Section::Backend {
+                continue;
+            }
+            let steps = if cache_hit && section == Section::Outbound {
+                crate::policies::semantic_cache::after_store(&self.sections[i])
+            } else {
+                &self.sections[i]
+            };
+            match run_steps(steps, &mut ex, rt, self).await {
                 Ok(Flow::Continue) if section == Section::Backend => {
                     crate::policies::token_limit::settle(&mut ex, rt);
                     let info = ex.info_json.clone();
                     crate::policies::metrics::emit(&mut ex, rt, &info, &activity);
+                    if !ex.pending_safety.is_empty()
+                        && let Err(e) =
+                            crate::policies::content_safety::settle(&mut ex, rt, self).await
+                    {
+                        failure = Some(e);
+                        break;
+                    }
                 }
-                Ok(Flow::Continue) => {}
+                Ok(Flow::CacheHit) if section == Section::Inbound => cache_hit = true,
+                Ok(Flow::Continue | Flow::CacheHit) => {}
                 Ok(Flow::Return) => {
                     returned = true;
                     break;

@@ -2,7 +2,9 @@
 //! embeddings with `usage` token counts, server-sent events when `"stream": true`, 404 for unknown deployments,
 //! and scripted faults (429 with Retry-After / x-ms-retry-after-ms / x-ratelimit-* headers, a tokens-per-minute
 //! limit that produces real 429s, 5xx, delays, connection resets). Every response names the backend that served
-//! it in `x-ms-region`.
+//! it in `x-ms-region`. Embeddings are word-hash vectors, so prompts that share words are near each other (for
+//! semantic caching); the Azure AI Content Safety calls (`text:analyze`, `text:shieldPrompt`) are answered from
+//! short word lists ([`content_safety`]).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -298,6 +300,9 @@ pub fn generate(
         stream: false,
         tokens: 0,
     };
+    if let Some(answer) = content_safety(path, body) {
+        return answer;
+    }
     let kind = if path.ends_with("/chat/completions") {
         "chat"
     } else if path.ends_with("/embeddings") {
@@ -345,10 +350,25 @@ pub fn generate(
         tokens,
     };
     match kind {
-        "embeddings" => json(serde_json::json!({
-            "object": "list", "model": deployment,
-            "data": [ { "object": "embedding", "index": 0, "embedding": [0.0023, -0.0091, 0.0144] } ],
-            "usage": { "prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens } })),
+        "embeddings" => {
+            let inputs: Vec<String> = match request.get("input") {
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                    .collect(),
+                Some(serde_json::Value::String(s)) => vec![s.clone()],
+                Some(other) => vec![other.to_string()],
+                None => vec![String::new()],
+            };
+            let data: Vec<serde_json::Value> = inputs
+                .iter()
+                .enumerate()
+                .map(|(i, text)| serde_json::json!({ "object": "embedding", "index": i, "embedding": embed(text) }))
+                .collect();
+            json(serde_json::json!({
+                "object": "list", "model": deployment, "data": data,
+                "usage": { "prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens } }))
+        }
         _ if request.get("stream").and_then(|s| s.as_bool()) == Some(true) => {
             let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
                 format!(
@@ -385,4 +405,119 @@ pub fn generate(
             "choices": [ { "index": 0, "message": { "role": "assistant", "content": reply }, "finish_reason": "stop" } ],
             "usage": usage })),
     }
+}
+
+/// Dimensions of the mock's embeddings.
+pub const EMBEDDING_DIMENSIONS: usize = 64;
+
+/// A unit vector of `text`'s words (lowercased letters and digits), each word adding 1 to a dimension picked by
+/// its FNV-1a hash: the same words give the same vector whatever their order, and the cosine distance of two
+/// prompts falls as they share more words. All zeros for a text without words.
+pub fn embed(text: &str) -> Vec<f64> {
+    let mut v = vec![0.0; EMBEDDING_DIMENSIONS];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in word.to_lowercase().bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        v[(h % EMBEDDING_DIMENSIONS as u64) as usize] += 1.0;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if norm > 0.0 {
+        for x in &mut v {
+            *x /= norm;
+        }
+    }
+    v
+}
+
+/// Words the mock's Content Safety treats as harmful, by category.
+pub const HARM_WORDS: &[(&str, &[&str])] = &[
+    ("Hate", &["hate", "hateful", "inferior", "vermin"]),
+    ("SelfHarm", &["suicide", "self-harm", "selfharm", "cutting"]),
+    ("Sexual", &["sexual", "explicit", "nude", "porn"]),
+    (
+        "Violence",
+        &["kill", "murder", "bomb", "weapon", "shoot", "attack"],
+    ),
+];
+
+/// Phrases the mock's Prompt Shields reports as a user prompt attack.
+pub const ATTACK_PHRASES: &[&str] = &[
+    "ignore previous instructions",
+    "ignore all previous instructions",
+    "ignore your instructions",
+    "disregard your instructions",
+    "you are now dan",
+];
+
+/// Azure AI Content Safety's `text:analyze` and `text:shieldPrompt`, answered from [`HARM_WORDS`] and
+/// [`ATTACK_PHRASES`]: a category's severity is 0 without its words, 4 with one, 6 with more (both output
+/// types); `blocklistsMatch` is always empty. `None` for other paths.
+pub fn content_safety(path: &str, body: &[u8]) -> Option<Generated> {
+    let request: serde_json::Value =
+        serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+    let text = |field: &str| {
+        request
+            .get(field)
+            .and_then(|t| t.as_str())
+            .unwrap_or_default()
+            .to_lowercase()
+    };
+    let answer = |body: serde_json::Value| Generated {
+        status: 200,
+        content_type: "application/json",
+        body: body.to_string(),
+        stream: false,
+        tokens: 0,
+    };
+    if path.ends_with("/contentsafety/text:analyze") {
+        let text = text("text");
+        let words: Vec<&str> = text
+            .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let wanted: Option<Vec<String>> =
+            request
+                .get("categories")
+                .and_then(|c| c.as_array())
+                .map(|c| {
+                    c.iter()
+                        .filter_map(|n| n.as_str().map(str::to_string))
+                        .collect()
+                });
+        let analysis: Vec<serde_json::Value> = HARM_WORDS
+            .iter()
+            .filter(|(name, _)| {
+                wanted
+                    .as_ref()
+                    .is_none_or(|w| w.is_empty() || w.iter().any(|n| n == name))
+            })
+            .map(|(name, list)| {
+                let hits = words.iter().filter(|w| list.contains(w)).count();
+                let severity = match hits {
+                    0 => 0,
+                    1 => 4,
+                    _ => 6,
+                };
+                serde_json::json!({ "category": name, "severity": severity })
+            })
+            .collect();
+        return Some(answer(
+            serde_json::json!({ "blocklistsMatch": [], "categoriesAnalysis": analysis }),
+        ));
+    }
+    if path.ends_with("/contentsafety/text:shieldPrompt") {
+        let prompt = text("userPrompt");
+        let attack = ATTACK_PHRASES.iter().any(|p| prompt.contains(p));
+        return Some(answer(serde_json::json!({
+            "userPromptAnalysis": { "attackDetected": attack },
+            "documentsAnalysis": []
+        })));
+    }
+    None
 }

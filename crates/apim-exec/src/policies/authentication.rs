@@ -37,6 +37,35 @@ pub(crate) fn compile_managed_identity(
     })
 }
 
+/// A managed-identity token for `resource` as `client_id` (`None`: system-assigned), cached until it expires.
+pub(crate) fn cached_token(
+    rt: &Runtime,
+    resource: &str,
+    client_id: Option<&str>,
+) -> Result<String, String> {
+    // Azure: the token is cached until it expires (reference 02); apim-emu reuses it for 55 of its 60 minutes.
+    let key = (resource.to_string(), client_id.map(str::to_string));
+    let now = rt.clock.now();
+    let cached = rt
+        .token_cache
+        .lock()
+        .get(&key)
+        .filter(|(_, until)| now < *until)
+        .map(|(t, _)| t.clone());
+    match cached {
+        Some(t) => Ok(t),
+        None => rt
+            .tokens
+            .token(resource, client_id, rt.clock.wall())
+            .inspect(|t| {
+                rt.token_cache.lock().insert(
+                    key,
+                    (t.clone(), now + std::time::Duration::from_secs(55 * 60)),
+                );
+            }),
+    }
+}
+
 /// A token for the identity's resource (cached until it expires); `None` when it fails and errors are ignored.
 pub(crate) fn token_for(
     p: &ManagedIdentity,
@@ -49,27 +78,7 @@ pub(crate) fn token_for(
         Some(v) => eval(v, ex, rt, plan, "ignore-error")?,
         None => false,
     };
-    // Azure: the token is cached until it expires (reference 02); apim-emu reuses it for 55 of its 60 minutes.
-    let key = (resource.clone(), p.client_id.clone());
-    let now = rt.clock.now();
-    let cached = rt
-        .token_cache
-        .lock()
-        .get(&key)
-        .filter(|(_, until)| now < *until)
-        .map(|(t, _)| t.clone());
-    let token = match cached {
-        Some(t) => Ok(t),
-        None => rt
-            .tokens
-            .token(&resource, p.client_id.as_deref(), rt.clock.wall())
-            .inspect(|t| {
-                rt.token_cache.lock().insert(
-                    key,
-                    (t.clone(), now + std::time::Duration::from_secs(55 * 60)),
-                );
-            }),
-    };
+    let token = cached_token(rt, &resource, p.client_id.as_deref());
     match token {
         Ok(token) => {
             note!(

@@ -5,12 +5,14 @@ mod authentication;
 mod cache;
 mod check_header;
 mod choose;
+pub mod content_safety;
 pub mod cors;
 mod find_and_replace;
 mod forward_request;
 mod headers;
 mod ip_filter;
 mod liquid;
+pub mod llm_text;
 pub mod log_to_eventhub;
 mod messages;
 pub mod metrics;
@@ -18,7 +20,9 @@ pub mod quota;
 pub mod rate_limit;
 mod requests;
 mod retry;
+pub mod semantic_cache;
 mod set_backend_service;
+mod side_call;
 pub mod token_limit;
 pub mod validate_jwt;
 
@@ -67,6 +71,9 @@ pub enum Op {
     Cors(Box<cors::Cors>),
     Quota(quota::Quota),
     QuotaByKey(Box<quota::QuotaByKey>),
+    SemanticCacheLookup(semantic_cache::Lookup),
+    SemanticCacheStore(semantic_cache::Store),
+    ContentSafety(std::sync::Arc<content_safety::ContentSafety>),
 }
 
 /// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
@@ -84,6 +91,8 @@ pub const EXECUTED: &[&str] = &[
     "authentication-basic",
     "authentication-managed-identity",
     "azure-openai-emit-token-metric",
+    "azure-openai-semantic-cache-lookup",
+    "azure-openai-semantic-cache-store",
     "azure-openai-token-limit",
     "cache-lookup-value",
     "cache-remove-value",
@@ -96,7 +105,10 @@ pub const EXECUTED: &[&str] = &[
     "forward-request",
     "include-fragment",
     "ip-filter",
+    "llm-content-safety",
     "llm-emit-token-metric",
+    "llm-semantic-cache-lookup",
+    "llm-semantic-cache-store",
     "llm-token-limit",
     "log-to-eventhub",
     "mock-response",
@@ -169,6 +181,21 @@ pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<O
         Policy::RateLimitByKey(p) => Op::RateLimitByKey(rate_limit::compile_by_key(c, p)?),
         Policy::LlmTokenLimit(p) => Op::TokenLimit(token_limit::compile_llm(c, p)?),
         Policy::AzureOpenaiTokenLimit(p) => Op::TokenLimit(token_limit::compile_aoai(c, p)?),
+        Policy::LlmSemanticCacheLookup(p) => {
+            Op::SemanticCacheLookup(semantic_cache::compile_lookup_llm(c, p)?)
+        }
+        Policy::AzureOpenaiSemanticCacheLookup(p) => {
+            Op::SemanticCacheLookup(semantic_cache::compile_lookup_aoai(c, p)?)
+        }
+        Policy::LlmSemanticCacheStore(p) => {
+            Op::SemanticCacheStore(semantic_cache::compile_store_llm(c, p)?)
+        }
+        Policy::AzureOpenaiSemanticCacheStore(p) => {
+            Op::SemanticCacheStore(semantic_cache::compile_store_aoai(c, p)?)
+        }
+        Policy::LlmContentSafety(p) => {
+            Op::ContentSafety(std::sync::Arc::new(content_safety::compile(c, p)?))
+        }
         other => {
             if !c.options.skip_unsupported {
                 let name = other.name();
@@ -233,6 +260,9 @@ pub(crate) fn run<'a>(
             Op::EmitMetric(p) => metrics::run_custom(p, ex, rt, plan),
             Op::LogToEventhub(p) => log_to_eventhub::run(p, ex, rt, plan),
             Op::RateLimitByKey(p) => rate_limit::run_by_key(p, ex, rt, plan),
+            Op::SemanticCacheLookup(p) => semantic_cache::run_lookup(p, ex, rt, plan).await,
+            Op::SemanticCacheStore(p) => semantic_cache::run_store(p, ex, rt, plan),
+            Op::ContentSafety(p) => content_safety::run(p, step, ex, rt, plan).await,
         }
     })
 }

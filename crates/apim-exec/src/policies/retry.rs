@@ -94,7 +94,7 @@ pub(crate) async fn run(
     loop {
         let result = run_steps(&p.children, ex, rt, plan).await;
         let failure = match result {
-            Ok(Flow::Return) => return Ok(Flow::Return),
+            Ok(f @ (Flow::Return | Flow::CacheHit)) => return Ok(f),
             Ok(Flow::Continue) => None,
             Err(e) => {
                 // The condition sees the failure (and a response that came with it, such as a pool's 503).

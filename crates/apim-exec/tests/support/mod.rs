@@ -44,6 +44,21 @@ impl Scripted {
         self.seen.lock().clone()
     }
 
+    /// Requests sent to a URL of this host.
+    pub fn seen_by_host(&self, host: &str) -> usize {
+        self.seen
+            .lock()
+            .iter()
+            .filter(|r| {
+                url::Url::parse(&r.url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_string))
+                    .as_deref()
+                    == Some(host)
+            })
+            .count()
+    }
+
     pub fn seen_by(&self, backend: &str) -> usize {
         self.seen
             .lock()

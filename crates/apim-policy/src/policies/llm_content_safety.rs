@@ -1,7 +1,7 @@
 //! `<llm-content-safety>`: Sends prompts (inbound) or completions (outbound) to Azure AI Content Safety and blocks with 403 when categories, blocklists or prompt attacks are detected.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/llm-content-safety-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/content_safety.rs`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -17,7 +17,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     doc: "https://learn.microsoft.com/azure/api-management/llm-content-safety-policy",
     sections: &[Section::Inbound, Section::Outbound],
     scopes: &[Scope::Global, Scope::Workspace, Scope::Product, Scope::Api],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 

@@ -1,7 +1,7 @@
 //! `<llm-semantic-cache-lookup>`: Looks up a semantically similar cached reply to an LLM chat/completion prompt (vector similarity via an embeddings backend) and returns it on a hit.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/llm-semantic-cache-lookup-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/semantic_cache.rs`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -17,7 +17,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     doc: "https://learn.microsoft.com/azure/api-management/llm-semantic-cache-lookup-policy",
     sections: &[Section::Inbound],
     scopes: &[Scope::Global, Scope::Product, Scope::Api, Scope::Operation],
-    executes: false,
+    executes: true,
     once_per_section: true,
 };
 

@@ -1,7 +1,7 @@
 //! `<llm-semantic-cache-store>`: Stores an LLM chat/completion reply in the external semantic cache for later semantic lookups.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/llm-semantic-cache-store-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/semantic_cache.rs`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -17,7 +17,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     doc: "https://learn.microsoft.com/azure/api-management/llm-semantic-cache-store-policy",
     sections: &[Section::Outbound],
     scopes: &[Scope::Global, Scope::Product, Scope::Api, Scope::Operation],
-    executes: false,
+    executes: true,
     once_per_section: true,
 };
 
@@ -27,6 +27,8 @@ element! {
     attrs {
         /// Time to live of cached entries in seconds.
         duration: Seconds = "duration", required, expr;
+        /// true = cache whatever the response is; absent or false = only 200 OK responses (newest doc revision).
+        cache_response: bool = "cache-response", optional, expr;
     }
     children {
     }
