@@ -156,7 +156,8 @@ pub fn cosine_distance(a: &[f64], b: &[f64]) -> Option<f64> {
     if na == 0.0 || nb == 0.0 {
         return None;
     }
-    Some(1.0 - dot / (na.sqrt() * nb.sqrt()))
+    // Rounding can put the same direction a hair below zero.
+    Some((1.0 - dot / (na.sqrt() * nb.sqrt())).max(0.0))
 }
 
 /// The first embedding of an embeddings reply (`data[0].embedding`).
