@@ -235,6 +235,11 @@ struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     fragments: Option<PathBuf>,
 
+    /// The access token `get-authorization-context` gets for a credential manager connection (repeatable);
+    /// without any, every connection gets a local token, and with some, the others are not found.
+    #[arg(long = "connection", value_name = "PROVIDER/AUTHORIZATION=TOKEN", value_parser = parse_connection)]
+    connections: Vec<(String, String)>,
+
     /// The API's URL suffix (default: none, every path).
     #[arg(long, value_name = "SUFFIX", default_value = "")]
     api_path: String,
@@ -302,6 +307,18 @@ struct BackendsArgs {
     /// Output: a table, or a JSON array of {"name", "properties"}.
     #[arg(long, value_enum, default_value_t = backends::Format::Human)]
     format: backends::Format,
+}
+
+fn parse_connection(text: &str) -> Result<(String, String), String> {
+    let (key, token) = parse_pair(text)?;
+    match key.split_once('/') {
+        Some((provider, authorization)) if !provider.is_empty() && !authorization.is_empty() => {
+            Ok((key, token))
+        }
+        _ => Err(format!(
+            "expected PROVIDER/AUTHORIZATION=TOKEN (the provider-id and authorization-id of get-authorization-context), got `{text}`"
+        )),
+    }
 }
 
 fn parse_pair(text: &str) -> Result<(String, String), String> {
@@ -440,6 +457,7 @@ pub fn run(cli: Cli) -> ExitCode {
             backend_urls: args.backend_urls,
             named_values: args.named_values,
             named_value_files: args.named_value_files,
+            connections: args.connections,
             fragments: args.fragments,
             api_path: args.api_path,
             listen: args.listen,

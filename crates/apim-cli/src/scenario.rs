@@ -50,8 +50,26 @@ pub struct ServiceSpec {
     pub backend_urls: BTreeMap<String, String>,
     #[serde(default)]
     pub named_values: BTreeMap<String, String>,
+    /// `get-authorization-context` tokens by `provider/authorization`.
+    #[serde(default, deserialize_with = "connections")]
+    pub connections: BTreeMap<String, String>,
     #[serde(default)]
     pub api_path: String,
+}
+
+/// `service.connections`: every key is `provider/authorization`.
+fn connections<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let map = BTreeMap::<String, String>::deserialize(d)?;
+    for key in map.keys() {
+        if !matches!(key.split_once('/'), Some((p, a)) if !p.is_empty() && !a.is_empty()) {
+            return Err(serde::de::Error::custom(format!(
+                "connection `{key}` is not PROVIDER/AUTHORIZATION (the provider-id and authorization-id of get-authorization-context)"
+            )));
+        }
+    }
+    Ok(map)
 }
 
 /// A backend's answers: a list (the last repeats), or answers then a default.
@@ -458,6 +476,11 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         named_value_files: Vec::new(),
+        connections: spec
+            .connections
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         fragments: None,
         api_path: spec.api_path.clone(),
         listen: "127.0.0.1:0".parse().expect("a literal address"),
@@ -488,6 +511,7 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
         clock: clock.clone(),
     });
     let (c, s) = (clock.clone(), scripted.clone());
+    let connections = crate::serve::connections(&options);
     let world = move |registry: apim_backend::Registry| {
         let mut runtime = apim_exec::Runtime::new(
             s.clone(),
@@ -497,6 +521,7 @@ pub async fn run(path: &Path, scenario: &Scenario) -> anyhow::Result<Report> {
             Arc::new(apim_exec::Deferred::default()),
         );
         runtime.seed = 42;
+        runtime.connections = connections.clone();
         Ok((runtime, Some(c.clone())))
     };
     let mut errors = Vec::new();

@@ -49,6 +49,8 @@ pub struct Options {
     pub named_values: Vec<(String, String)>,
     /// JSON files of named values: `{"name": "value"}` or `{"name": {"value" | "env": …, "secret": true}}`.
     pub named_value_files: Vec<PathBuf>,
+    /// `get-authorization-context` tokens by `provider/authorization`.
+    pub connections: Vec<(String, String)>,
     pub fragments: Option<PathBuf>,
     pub api_path: String,
     pub listen: SocketAddr,
@@ -631,6 +633,20 @@ fn load_named_values(
     Ok((named_values, secrets))
 }
 
+/// The configured credential manager connections, keyed as `get-authorization-context` looks them up.
+pub(crate) fn connections(o: &Options) -> HashMap<String, String> {
+    o.connections
+        .iter()
+        .filter_map(|(key, token)| {
+            let (provider, authorization) = key.split_once('/')?;
+            Some((
+                apim_exec::connection_key(provider, authorization),
+                token.clone(),
+            ))
+        })
+        .collect()
+}
+
 /// The runtime (real HTTP, the chosen clock) and the virtual clock handle.
 fn runtime_for(
     o: &Options,
@@ -654,6 +670,7 @@ fn runtime_for(
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1);
     runtime.trace = o.trace;
+    runtime.connections = connections(o);
     Ok((runtime, virtual_clock))
 }
 
@@ -977,6 +994,7 @@ fn reload(
         *runtime.quota_counters.lock() = previous.quota_counters.lock().clone();
         *runtime.events.lock() = previous.events.lock().clone();
         *runtime.semantic_cache.lock() = previous.semantic_cache.lock().clone();
+        runtime.connections = connections(o);
         Ok((runtime, old.virtual_clock.clone()))
     };
     Ok(prepare_with(o, err, &world)?.map(|mut gateway| {

@@ -35,6 +35,7 @@ pub use io::{
     TokenIssuer, Upstream, UpstreamError, UpstreamRequest, UpstreamResponse, VirtualClock,
 };
 pub use policies::EXECUTED;
+pub use policies::authorization_context::connection_key;
 pub use policies::log_to_eventhub::{EventRecord, EventSink, KEPT_EVENT_BYTES, KEPT_EVENTS};
 pub use policies::metrics::{KEPT_METRICS, MetricRecord, usage_of};
 pub use policies::token_limit::estimate_tokens;

@@ -56,6 +56,9 @@ pub struct Runtime {
     pub rate_counters: Mutex<crate::policies::rate_limit::RateCounters>,
     /// Replies of the semantic cache policies, oldest first.
     pub semantic_cache: Mutex<crate::policies::semantic_cache::SemanticCache>,
+    /// Tokens of credential manager connections for `get-authorization-context`, by
+    /// [`crate::policies::authorization_context::connection_key`]; empty: every connection gets a local token.
+    pub connections: HashMap<String, String>,
 }
 
 impl Runtime {
@@ -86,6 +89,7 @@ impl Runtime {
             events: Mutex::new(Default::default()),
             openid_keys: Mutex::new(HashMap::new()),
             semantic_cache: Mutex::new(Default::default()),
+            connections: HashMap::new(),
         }
     }
 }

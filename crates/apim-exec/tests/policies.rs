@@ -1465,3 +1465,61 @@ fn content_safety_checks_completions_in_outbound_and_with_enforce_on_completions
     );
     assert_eq!(h.run(chat("calm")).status, 200);
 }
+
+const AUTHORIZATION_CONTEXT: &str = r#"<policies>
+  <inbound>
+    <get-authorization-context provider-id="@(context.Request.Headers.GetValueOrDefault("providerId", "github"))" authorization-id="user1" context-variable-name="auth-context" identity-type="managed" ignore-error="@(context.Request.Headers.ContainsKey("x-ignore"))" />
+    <set-header name="Authorization" exists-action="override">
+      <value>@("Bearer " + ((Authorization)context.Variables.GetValueOrDefault("auth-context"))?.AccessToken)</value>
+    </set-header>
+    <set-backend-service base-url="http://tools.local" />
+  </inbound>
+  <backend><forward-request /></backend>
+  <on-error>
+    <set-header name="x-error" exists-action="override">
+      <value>@(context.LastError.Source + "/" + context.LastError.Reason)</value>
+    </set-header>
+  </on-error>
+</policies>"#;
+
+#[test]
+fn get_authorization_context_gives_a_local_token_or_the_configured_one() {
+    // Nothing configured: a local token (a JWT whose audience names the connection).
+    let h = harness(AUTHORIZATION_CONTEXT, None, Default::default());
+    h.upstream.script("tools.local", vec![ok("{}")]);
+    assert_eq!(h.run(post("{}")).status, 200);
+    let sent = h.upstream.seen();
+    let bearer = header(&sent[0].headers, "Authorization").expect("Authorization");
+    let token = bearer.strip_prefix("Bearer ").expect("Bearer");
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+
+    // Configured: that token; another connection is then not found (500, or null with ignore-error).
+    let mut h = harness(AUTHORIZATION_CONTEXT, None, Default::default());
+    h.runtime.connections.insert(
+        apim_exec::connection_key("GitHub", "User1"),
+        "gho_local".into(),
+    );
+    h.upstream.script("tools.local", vec![ok("{}")]);
+    assert_eq!(h.run(post("{}")).status, 200);
+    assert_eq!(
+        header(&h.upstream.seen()[0].headers, "Authorization"),
+        Some("Bearer gho_local")
+    );
+    let mut other = post("{}");
+    other
+        .headers
+        .push(("providerId".into(), "servicenow".into()));
+    let failed = h.run(other.clone());
+    assert_eq!(failed.status, 500);
+    assert_eq!(
+        header(&failed.headers, "x-error"),
+        Some("get-authorization-context/AuthorizationContextNotFound")
+    );
+    other.headers.push(("x-ignore".into(), "1".into()));
+    assert_eq!(h.run(other).status, 200);
+    assert_eq!(
+        header(&h.upstream.seen()[1].headers, "Authorization"),
+        Some("Bearer "),
+        "the variable is null, so ?.AccessToken is null"
+    );
+}

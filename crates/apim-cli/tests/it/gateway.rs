@@ -311,6 +311,7 @@ fn quick_options(policy: PathBuf) -> Options {
         backend_urls: Vec::new(),
         named_values: Vec::new(),
         named_value_files: Vec::new(),
+        connections: Vec::new(),
         fragments: None,
         api_path: String::new(),
         listen: "127.0.0.1:0".parse().expect("address"),

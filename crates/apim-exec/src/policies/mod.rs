@@ -2,6 +2,7 @@
 //! One module per policy (the parser side is `apim-policy/src/policies/<name>.rs`).
 
 mod authentication;
+pub mod authorization_context;
 mod cache;
 mod check_header;
 mod choose;
@@ -74,6 +75,7 @@ pub enum Op {
     SemanticCacheLookup(semantic_cache::Lookup),
     SemanticCacheStore(semantic_cache::Store),
     ContentSafety(std::sync::Arc<content_safety::ContentSafety>),
+    GetAuthorizationContext(authorization_context::GetAuthorizationContext),
 }
 
 /// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
@@ -103,6 +105,7 @@ pub const EXECUTED: &[&str] = &[
     "emit-metric",
     "find-and-replace",
     "forward-request",
+    "get-authorization-context",
     "include-fragment",
     "ip-filter",
     "llm-content-safety",
@@ -193,6 +196,9 @@ pub(crate) fn compile(c: &mut Compiler, policy: &Policy, path: &str) -> Option<O
         Policy::AzureOpenaiSemanticCacheStore(p) => {
             Op::SemanticCacheStore(semantic_cache::compile_store_aoai(c, p)?)
         }
+        Policy::GetAuthorizationContext(p) => {
+            Op::GetAuthorizationContext(authorization_context::compile(c, p)?)
+        }
         Policy::LlmContentSafety(p) => {
             Op::ContentSafety(std::sync::Arc::new(content_safety::compile(c, p)?))
         }
@@ -263,6 +269,7 @@ pub(crate) fn run<'a>(
             Op::SemanticCacheLookup(p) => semantic_cache::run_lookup(p, ex, rt, plan).await,
             Op::SemanticCacheStore(p) => semantic_cache::run_store(p, ex, rt, plan),
             Op::ContentSafety(p) => content_safety::run(p, step, ex, rt, plan).await,
+            Op::GetAuthorizationContext(p) => authorization_context::run(p, ex, rt, plan),
         }
     })
 }

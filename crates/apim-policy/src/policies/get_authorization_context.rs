@@ -1,7 +1,7 @@
 //! `<get-authorization-context>`: Fetches the access token/claims of a credential-manager connection into a context variable.
 //!
 //! Azure: https://learn.microsoft.com/azure/api-management/get-authorization-context-policy
-//! Parsing and validation only; execution arrives with the executor.
+//! Executed by apim-exec (`policies/authorization_context.rs`).
 
 use crate::element;
 #[allow(unused_imports)]
@@ -17,7 +17,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
     doc: "https://learn.microsoft.com/azure/api-management/get-authorization-context-policy",
     sections: &[Section::Inbound],
     scopes: &[Scope::Global, Scope::Product, Scope::Api, Scope::Operation],
-    executes: false,
+    executes: true,
     once_per_section: false,
 };
 
