@@ -823,7 +823,17 @@ impl Plan {
                         break;
                     }
                 }
-                Ok(Flow::CacheHit) if section == Section::Inbound => cache_hit = true,
+                Ok(Flow::CacheHit) if section == Section::Inbound => {
+                    cache_hit = true;
+                    // A cached reply is checked as the backend's would be (enforce-on-completions).
+                    if !ex.pending_safety.is_empty()
+                        && let Err(e) =
+                            crate::policies::content_safety::settle(&mut ex, rt, self).await
+                    {
+                        failure = Some(e);
+                        break;
+                    }
+                }
                 Ok(Flow::Continue | Flow::CacheHit) => {}
                 Ok(Flow::Return) => {
                     returned = true;

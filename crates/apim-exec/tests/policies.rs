@@ -1456,7 +1456,8 @@ fn content_safety_checks_completions_in_outbound_and_with_enforce_on_completions
   </outbound>
 </policies>"#;
     let h = harness(policy, None, backends(LLM_BACKENDS, &[]));
-    h.upstream.script("safety", vec![analysis(2, 0)]);
+    h.upstream
+        .script("safety", vec![analysis(2, 0), analysis(5, 0)]);
     h.upstream.script(
         "llm.local",
         vec![ok(
@@ -1464,6 +1465,174 @@ fn content_safety_checks_completions_in_outbound_and_with_enforce_on_completions
         )],
     );
     assert_eq!(h.run(chat("calm")).status, 200);
+    let call = h
+        .upstream
+        .seen()
+        .into_iter()
+        .find(|r| r.backend.as_deref() == Some("safety"))
+        .expect("check");
+    let body: serde_json::Value =
+        serde_json::from_str(call.body.as_deref().unwrap_or("")).expect("JSON");
+    assert_eq!(
+        body["text"], "fine",
+        "outbound checks the completion, not the prompt"
+    );
+    let blocked = h.run(chat("calm"));
+    assert_eq!(blocked.status, 403);
+    assert!(
+        blocked
+            .body
+            .as_deref()
+            .unwrap_or("")
+            .contains("Response blocked")
+    );
+}
+
+#[test]
+fn content_safety_windows_and_their_limits() {
+    let policy = |attributes: &str| {
+        format!(
+            r#"<policies>
+  <inbound>
+    <set-backend-service base-url="http://llm.local/openai" />
+    <llm-content-safety backend-id="safety" {attributes}>
+      <categories><category name="Violence" threshold="4" /></categories>
+    </llm-content-safety>
+  </inbound>
+  <backend><forward-request /></backend>
+</policies>"#
+        )
+    };
+    // "You are terse.\n0123456789" is 25 characters: windows of 10 overlapping by 2 start at 0, 8 and 16 (the last is shorter).
+    let h = harness(
+        &policy(r#"window-size="10" window-overlap-size="2""#),
+        None,
+        backends(LLM_BACKENDS, &[]),
+    );
+    h.upstream.script("safety", vec![analysis(0, 0)]);
+    h.upstream.script("llm.local", vec![ok("{}")]);
+    assert_eq!(h.run(chat("0123456789")).status, 200);
+    let texts: Vec<String> = h
+        .upstream
+        .seen()
+        .into_iter()
+        .filter(|r| r.backend.as_deref() == Some("safety"))
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(r.body.as_deref().unwrap_or(""))
+                .expect("JSON")["text"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(texts, vec!["You are te", "terse.\n012", "123456789"]);
+    // No shield-prompt: no shieldPrompt call.
+    assert!(
+        h.upstream
+            .seen()
+            .iter()
+            .all(|r| !r.url.contains("shieldPrompt"))
+    );
+    // An overlap as large as the window is an error, not a flood of calls.
+    let h = harness(
+        &policy(r#"window-size="10" window-overlap-size="10""#),
+        None,
+        backends(LLM_BACKENDS, &[]),
+    );
+    h.upstream.script("safety", vec![analysis(0, 0)]);
+    assert_eq!(h.run(chat("0123456789")).status, 500);
+    assert_eq!(h.upstream.seen_by("safety"), 0);
+    // Without windows, text over 10,000 characters is refused before any call.
+    let h = harness(&policy(""), None, backends(LLM_BACKENDS, &[]));
+    let long = "x".repeat(10_001);
+    assert_eq!(h.run(chat(&long)).status, 403);
+    assert_eq!(h.upstream.seen_by("safety"), 0);
+}
+
+#[test]
+fn a_semantic_cache_hit_at_the_threshold_resumes_after_a_store_inside_choose() {
+    let policy = r#"<policies>
+  <inbound>
+    <azure-openai-semantic-cache-lookup score-threshold="1.0" embeddings-backend-id="embeddings" embeddings-backend-auth="system-assigned" />
+    <set-backend-service base-url="http://llm.local/openai" />
+  </inbound>
+  <backend><forward-request /></backend>
+  <outbound>
+    <choose>
+      <when condition="@(true)">
+        <azure-openai-semantic-cache-store duration="60" />
+        <set-header name="x-inside" exists-action="override"><value>ran</value></set-header>
+      </when>
+    </choose>
+    <set-header name="x-after" exists-action="override"><value>ran</value></set-header>
+  </outbound>
+</policies>"#;
+    let h = harness(policy, None, backends(LLM_BACKENDS, &[]));
+    // Orthogonal vectors: distance exactly 1.0, the threshold.
+    h.upstream.script(
+        "embeddings",
+        vec![
+            embedding(r#"{"data":[{"embedding":[1.0,0.0]}]}"#),
+            embedding(r#"{"data":[{"embedding":[0.0,1.0]}]}"#),
+        ],
+    );
+    h.upstream
+        .script("llm.local", vec![ok(r#"{"choices":[]}"#)]);
+    let first = h.run(chat("a"));
+    assert_eq!(header(&first.headers, "x-inside"), Some("ran"));
+    let hit = h.run(chat("b"));
+    assert_eq!(
+        h.upstream.seen_by_host("llm.local"),
+        1,
+        "a distance equal to the threshold is a hit"
+    );
+    assert_eq!(
+        header(&hit.headers, "x-inside"),
+        None,
+        "the choose holding the store is skipped"
+    );
+    assert_eq!(header(&hit.headers, "x-after"), Some("ran"));
+}
+
+#[test]
+fn a_cached_reply_is_checked_by_enforce_on_completions() {
+    let policy = r#"<policies>
+  <inbound>
+    <llm-content-safety backend-id="safety" enforce-on-completions="true">
+      <categories><category name="Violence" threshold="4" /></categories>
+    </llm-content-safety>
+    <llm-semantic-cache-lookup score-threshold="0.1" embeddings-backend-id="embeddings" embeddings-backend-auth="system-assigned" />
+    <set-backend-service base-url="http://llm.local/openai" />
+  </inbound>
+  <backend><forward-request /></backend>
+  <outbound><llm-semantic-cache-store duration="60" /></outbound>
+</policies>"#;
+    let h = harness(policy, None, backends(LLM_BACKENDS, &[]));
+    h.upstream.script(
+        "embeddings",
+        vec![embedding(r#"{"data":[{"embedding":[1.0,0.0]}]}"#)],
+    );
+    // Prompt, reply, prompt pass; the cached reply is then judged violent.
+    h.upstream.script(
+        "safety",
+        vec![
+            analysis(0, 0),
+            analysis(0, 0),
+            analysis(0, 0),
+            analysis(6, 0),
+        ],
+    );
+    h.upstream.script(
+        "llm.local",
+        vec![ok(r#"{"choices":[{"message":{"content":"stored"}}]}"#)],
+    );
+    assert_eq!(h.run(chat("q")).status, 200);
+    let hit = h.run(chat("q"));
+    assert_eq!(h.upstream.seen_by_host("llm.local"), 1);
+    assert_eq!(
+        hit.status, 403,
+        "the cached reply went through the completion check"
+    );
 }
 
 const AUTHORIZATION_CONTEXT: &str = r#"<policies>

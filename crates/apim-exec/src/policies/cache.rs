@@ -66,7 +66,11 @@ pub(crate) fn run_store(
     let key = eval(&p.key, ex, rt, plan, "key")?;
     let value = eval_value(&p.value, ex, rt, plan)?;
     let seconds = eval(&p.duration, ex, rt, plan, "duration")?.0;
-    let until = rt.clock.now() + Duration::from_secs(seconds);
+    let until = rt
+        .clock
+        .now()
+        .checked_add(Duration::from_secs(seconds))
+        .unwrap_or(Duration::MAX);
     note!(ex, format!("cache-store-value: {key} for {seconds} s"));
     rt.cache.lock().insert(key, (value, until));
     Ok(Flow::Continue)

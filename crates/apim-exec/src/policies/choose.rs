@@ -11,6 +11,16 @@ pub struct Choose {
     otherwise: Option<Vec<Step>>,
 }
 
+impl Choose {
+    /// The steps of every branch.
+    pub(crate) fn blocks(&self) -> impl Iterator<Item = &[Step]> {
+        self.whens
+            .iter()
+            .map(|(_, steps)| steps.as_slice())
+            .chain(self.otherwise.as_deref())
+    }
+}
+
 pub(crate) fn compile(c: &mut Compiler, p: &ast::Choose, path: &str) -> Option<Choose> {
     let mut whens = Vec::new();
     for (i, w) in p.whens.iter().enumerate() {

@@ -18,6 +18,11 @@
 //!
 //! UNVERIFIED (undocumented) and apim-emu's choices: the api-version; the text of a chat is its messages' text
 //! joined by newlines, system messages included; without categories or blocklists no analysis call is made;
+//! blocklists are sent with `haltOnBlocklistHit: false`; Prompt Shields runs on prompts only (inbound, the whole
+//! text as `userPrompt`, no documents); windows are checked in order and the first that blocks decides; a
+//! window-size over 10,000 or an overlap not below the window is an error, and more than 100 windows a 403;
+//! a completion blocked through `enforce-on-completions` reports `context.LastError.Section` inbound (where the
+//! policy is);
 //! the 403's body (`{"statusCode":403,"message":…}` as rate-limit's) and its error Reason
 //! (`ContentSafetyViolation`); a failing Content Safety call is an error (Reason `ContentSafetyFailure`) that
 //! on-error sees and that otherwise answers 500 (an earlier revision of the page: "internal error … 500").
@@ -129,24 +134,32 @@ fn failure(message: String) -> PolicyError {
     PolicyError::new(POLICY, "ContentSafetyFailure", message)
 }
 
-/// `text` cut into windows of `size` characters, each starting `size - overlap` after the last.
+/// Windows a text may be cut into at most (apim-emu's bound on the calls one check makes).
+const MAX_WINDOWS: usize = 100;
+
+/// Where the windows of `size` characters overlapping by `overlap` start in a text of `len` characters.
+fn window_starts(len: usize, size: usize, overlap: usize) -> impl Iterator<Item = usize> {
+    let step = size.saturating_sub(overlap).max(1);
+    let mut next = Some(0usize);
+    std::iter::from_fn(move || {
+        let start = next?;
+        // The window that reaches the end is the last.
+        next = (start.saturating_add(size) < len).then(|| start + step);
+        Some(start)
+    })
+}
+
+/// `text` cut into windows of `size` characters overlapping by `overlap` (the whole text when it fits).
+#[cfg(test)]
 fn windows(text: &str, size: usize, overlap: usize) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
-    if size == 0 || chars.len() <= size {
-        return vec![text.to_string()];
-    }
-    let step = size.saturating_sub(overlap).max(1);
-    let mut out = Vec::new();
-    let mut start = 0;
-    loop {
-        let end = (start + size).min(chars.len());
-        out.push(chars[start..end].iter().collect());
-        if end == chars.len() {
-            break;
-        }
-        start += step;
-    }
-    out
+    window_starts(chars.len(), size, overlap)
+        .map(|start| {
+            chars[start..(start + size).min(chars.len())]
+                .iter()
+                .collect()
+        })
+        .collect()
 }
 
 /// Checks `text`: `Ok(None)` when it passes, `Ok(Some(why))` when it is to be blocked.
@@ -183,31 +196,78 @@ async fn check(
     for id in &p.blocklists {
         blocklists.push(eval(id, ex, rt, plan, "id")?);
     }
-    let parts = match window {
-        Some(size) if size > 0 => windows(text, size as usize, overlap.max(0) as usize),
-        _ => {
-            if text.chars().count() > MAX_TEXT {
-                return Ok(Some(format!(
-                    "the {what} has {} characters, more than Content Safety analyses at once ({MAX_TEXT}); set window-size",
-                    text.chars().count()
+    let analyze = !categories.is_empty() || !blocklists.is_empty();
+    if !analyze && !shield {
+        note!(
+            ex,
+            format!("{POLICY}: no categories, blocklists or shield-prompt; nothing to check")
+        );
+        return Ok(None);
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let size = match window {
+        Some(size) if size > 0 => {
+            let size = size as usize;
+            let overlap = overlap.max(0) as usize;
+            // apim-emu's checks (UNVERIFIED: what APIM does with such settings is not documented).
+            if size > MAX_TEXT {
+                return Err(failure(format!(
+                    "window-size {size} is over what Content Safety analyses at once ({MAX_TEXT} characters)"
                 )));
             }
-            vec![text.to_string()]
+            if overlap >= size {
+                return Err(failure(format!(
+                    "window-overlap-size {overlap} must be less than window-size {size}"
+                )));
+            }
+            let count = window_starts(chars.len(), size, overlap)
+                .take(MAX_WINDOWS + 1)
+                .count();
+            if count > MAX_WINDOWS {
+                return Ok(Some(format!(
+                    "the {what} needs more than {MAX_WINDOWS} windows of {size} characters (apim-emu's limit)"
+                )));
+            }
+            size
+        }
+        _ => {
+            // Azure (newest revision): text over the limit is refused with 403.
+            if chars.len() > MAX_TEXT {
+                return Ok(Some(format!(
+                    "the {what} has {} characters, more than Content Safety analyses at once ({MAX_TEXT}); set window-size",
+                    chars.len()
+                )));
+            }
+            chars.len().max(1)
         }
     };
-    let analyze = !categories.is_empty() || !blocklists.is_empty();
+    let overlap = if size < chars.len() {
+        overlap.max(0) as usize
+    } else {
+        0
+    };
+    let starts: Vec<usize> = window_starts(chars.len(), size, overlap).collect();
+    let parts = starts.len();
     let query = [("api-version".to_string(), API_VERSION.to_string())];
-    for (i, part) in parts.iter().enumerate() {
-        let at = if parts.len() > 1 {
-            format!(" (window {} of {})", i + 1, parts.len())
+    for (i, start) in starts.into_iter().enumerate() {
+        let part: String = chars[start..(start + size).min(chars.len())]
+            .iter()
+            .collect();
+        let at = if parts > 1 {
+            format!(" (window {} of {parts})", i + 1)
         } else {
             String::new()
         };
         if analyze {
-            let mut body = serde_json::json!({
-                "text": part,
-                "categories": categories.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
-            });
+            let mut body = serde_json::json!({ "text": part });
+            if !categories.is_empty() {
+                body["categories"] = serde_json::json!(
+                    categories
+                        .iter()
+                        .map(|(n, _)| n.clone())
+                        .collect::<Vec<_>>()
+                );
+            }
             if !blocklists.is_empty() {
                 body["blocklistNames"] = serde_json::json!(blocklists);
                 body["haltOnBlocklistHit"] = serde_json::json!(false);
@@ -350,8 +410,9 @@ pub(crate) async fn run(
         Some(text) if !text.trim().is_empty() => {
             if let Some(why) = check(p, &text, shield, what, ex, rt, plan).await? {
                 note!(ex, format!("{POLICY}: blocked: {why}"));
+                let whose = if inbound { "Request" } else { "Response" };
                 return Err(refusal(format!(
-                    "Request blocked by content safety: {why}."
+                    "{whose} blocked by content safety: {why}."
                 )));
             }
             note!(ex, format!("{POLICY}: the {what} passed"));
@@ -419,8 +480,8 @@ mod tests {
     fn windows_overlap() {
         assert_eq!(windows("abcdefg", 3, 1), vec!["abc", "cde", "efg"]);
         assert_eq!(windows("abcdefgh", 3, 0), vec!["abc", "def", "gh"]);
+        assert_eq!(windows("abcdefgh", 3, 1), vec!["abc", "cde", "efg", "gh"]);
         assert_eq!(windows("ab", 3, 1), vec!["ab"]);
-        // An overlap as large as the window still moves on.
-        assert_eq!(windows("abcd", 2, 5), vec!["ab", "bc", "cd"]);
+        assert_eq!(windows("", 3, 1), vec![""]);
     }
 }

@@ -130,7 +130,8 @@ pub fn completion_text(body: &str) -> Option<String> {
     if let Ok(v) = serde_json::from_str::<Value>(body) {
         return of(&v);
     }
-    // Server-sent events: the chunks' deltas in order.
+    // Server-sent events: the chunks' deltas in order (chat and completions chunks, the Responses API's
+    // `response.output_text.delta`, Anthropic's `content_block_delta`).
     let mut text = String::new();
     let mut any = false;
     for data in body
@@ -138,9 +139,27 @@ pub fn completion_text(body: &str) -> Option<String> {
         .filter_map(|l| l.strip_prefix("data:"))
         .map(str::trim)
     {
-        if let Ok(v) = serde_json::from_str::<Value>(data)
-            && let Some(t) = of(&v)
-        {
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            continue;
+        };
+        let delta = match v.get("type").and_then(Value::as_str) {
+            Some("response.output_text.delta") => {
+                v.get("delta").and_then(Value::as_str).map(str::to_string)
+            }
+            Some("content_block_delta") => v
+                .pointer("/delta/text")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            Some(t)
+                if t.starts_with("response.")
+                    || t.starts_with("message")
+                    || t.starts_with("content_block") =>
+            {
+                None
+            }
+            _ => v.get("choices").and_then(|_| of(&v)),
+        };
+        if let Some(t) = delta {
             text.push_str(&t);
             any = true;
         }
@@ -187,6 +206,11 @@ mod tests {
                    data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\n\
                    data: [DONE]\n\n";
         assert_eq!(completion_text(sse).as_deref(), Some("Hello"));
+        let responses = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n\
+                         data: {\"type\":\"response.completed\",\"response\":{\"output\":[]}}\n\n";
+        assert_eq!(completion_text(responses).as_deref(), Some("Hi"));
+        let anthropic = "data: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Yo\"}}\n\n";
+        assert_eq!(completion_text(anthropic).as_deref(), Some("Yo"));
         assert!(completion_text("plain").is_none());
     }
 }

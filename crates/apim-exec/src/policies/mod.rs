@@ -78,6 +78,18 @@ pub enum Op {
     GetAuthorizationContext(authorization_context::GetAuthorizationContext),
 }
 
+impl Step {
+    /// Whether this step is, or holds (inside choose or retry), a step named `name`.
+    pub(crate) fn holds(&self, name: &str) -> bool {
+        self.name == name
+            || match &self.op {
+                Op::Choose(c) => c.blocks().any(|b| b.iter().any(|s| s.holds(name))),
+                Op::Retry(r) => r.steps().iter().any(|s| s.holds(name)),
+                _ => false,
+            }
+    }
+}
+
 /// A policy's element name, span and `id`; `None` for `<base />` and unknown elements.
 pub fn identity(policy: &Policy) -> Option<(&'static str, Span, Option<String>)> {
     let name = policy.known_name()?;

@@ -30,6 +30,13 @@ pub struct Retry {
     children: Vec<Step>,
 }
 
+impl Retry {
+    /// The steps it repeats.
+    pub(crate) fn steps(&self) -> &[Step] {
+        &self.children
+    }
+}
+
 pub(crate) fn compile(c: &mut Compiler, p: &ast::Retry, path: &str) -> Option<Retry> {
     let condition = c.value(&p.condition)?;
     Some(Retry {

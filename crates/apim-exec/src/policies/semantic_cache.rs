@@ -11,15 +11,20 @@
 //! - the store (outbound) keeps the reply for `duration` seconds; only 200 OK replies unless `cache-response`
 //!   is true (newest revision of the store page); a failing cache raises no error.
 //! - A hit skips the rest of inbound and the backend, and processing goes on in outbound after the store
-//!   policy, as with `cache-lookup`/`cache-store` (APIM's trace: "Processing will continue from the step in the
-//!   response pipeline that is after the corresponding cache-store"; the labs' policies rely on it).
+//!   policy: Microsoft's AI gateway labs' semantic-caching policy says "If successful, the policy automatically
+//!   moves past the azure-openai-semantic-cache-store policy", which is what `cache-lookup`/`cache-store` do.
+//!   UNVERIFIED beyond that: when the store sits inside choose or retry, outbound goes on after that top-level
+//!   step; without a store, outbound runs whole.
 //!
 //! UNVERIFIED (the docs are silent) and apim-emu's choices: the distance is the cosine distance (1 − cosine
 //! similarity) and a prompt at exactly the threshold is a hit; the nearest live entry is returned; the prompt is
-//! the messages' text joined by newlines ([`super::llm_text`]); the embeddings request is `{"input": prompt}`
-//! POSTed to the backend's URL as it is; a failing embeddings call is a miss and nothing is stored; the cache
-//! (APIM: an external Redis with RediSearch) is in memory, per gateway, and keeps at most
-//! [`KEPT_ENTRIES`] entries.
+//! the messages' text joined by newlines ([`super::llm_text`]); `max-message-count` counts the messages left
+//! after system messages are dropped, and a prompt it skips is neither looked up nor stored; the embeddings
+//! request is `{"input": prompt}` POSTed to the backend's URL as it is; a failing embeddings call is a miss and
+//! nothing is stored; a store without a missed lookup before it stores nothing; besides `vary-by`, entries are
+//! kept apart by API and by whether the request streams (`"stream": true`), so a streaming client never gets a
+//! cached JSON reply. Deviation: the cache (APIM: an external Redis with RediSearch) is in memory, per gateway,
+//! at most [`KEPT_ENTRIES`] entries and [`KEPT_BYTES`] of bodies.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -39,6 +44,8 @@ use super::side_call::{self, SideCall};
 
 /// The most entries the cache keeps; the oldest go first.
 pub const KEPT_ENTRIES: usize = 1024;
+/// The most body bytes the cache keeps.
+pub const KEPT_BYTES: usize = 64 * 1024 * 1024;
 
 /// The audience of the embeddings call's token (`embeddings-backend-auth="system-assigned"`).
 const COGNITIVE_SERVICES: &str = "https://cognitiveservices.azure.com/";
@@ -156,8 +163,9 @@ pub fn cosine_distance(a: &[f64], b: &[f64]) -> Option<f64> {
     if na == 0.0 || nb == 0.0 {
         return None;
     }
-    // Rounding can put the same direction a hair below zero.
-    Some((1.0 - dot / (na.sqrt() * nb.sqrt())).max(0.0))
+    // Rounding can put the same direction a hair below zero; huge components overflow to NaN.
+    let d = 1.0 - dot / (na.sqrt() * nb.sqrt());
+    d.is_finite().then(|| d.max(0.0))
 }
 
 /// The first embedding of an embeddings reply (`data[0].embedding`).
@@ -196,6 +204,17 @@ pub(crate) async fn run_lookup(
         .as_ref()
         .and_then(BodyHandle::peek)
         .unwrap_or_default();
+    let streams = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("stream").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false);
+    let api = ex
+        .info_json
+        .pointer("/api/id")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    // The vary-by text stays first, then what apim-emu adds (see the module's notes).
+    partition.push_str(&format!("\u{1f}{api}\u{1f}{streams}"));
     let Some(mut messages) = super::llm_text::prompt_messages(&body) else {
         note!(
             ex,
@@ -358,6 +377,11 @@ pub(crate) fn run_store(
         );
         return Ok(Flow::Continue);
     }
+    let until = rt
+        .clock
+        .now()
+        .checked_add(Duration::from_secs(seconds))
+        .unwrap_or(Duration::MAX);
     let entry = SemanticEntry {
         partition: pending.partition,
         vector: pending.vector,
@@ -369,13 +393,25 @@ pub(crate) fn run_store(
             .filter(|(n, _)| !NOT_KEPT.contains(&n.to_ascii_lowercase().as_str()))
             .cloned()
             .collect(),
-        body: body.peek(),
-        until: rt.clock.now() + Duration::from_secs(seconds),
+        // What the client gets: nothing if an outbound expression consumed the body.
+        body: body.outgoing(),
+        until,
     };
+    let size = |e: &SemanticEntry| e.body.as_ref().map_or(0, String::len) + e.vector.len() * 8;
+    if size(&entry) > KEPT_BYTES {
+        note!(ex, format!("{}: the reply is too large to keep", p.policy));
+        return Ok(Flow::Continue);
+    }
     {
+        let now = rt.clock.now();
         let mut cache = rt.semantic_cache.lock();
-        while cache.len() >= KEPT_ENTRIES {
-            cache.pop_front();
+        cache.retain(|e| now < e.until);
+        let mut total: usize = cache.iter().map(size).sum::<usize>() + size(&entry);
+        while cache.len() >= KEPT_ENTRIES || total > KEPT_BYTES {
+            match cache.pop_front() {
+                Some(old) => total -= size(&old),
+                None => break,
+            }
         }
         cache.push_back(entry);
     }
@@ -386,12 +422,12 @@ pub(crate) fn run_store(
     Ok(Flow::Continue)
 }
 
-/// The outbound steps to run after a cache hit: those after the first store policy (all of them without one).
+/// The outbound steps to run after a cache hit: those after the top-level step that is or holds the first store
+/// policy (all of them without one).
 pub(crate) fn after_store(steps: &[Step]) -> &[Step] {
-    match steps
-        .iter()
-        .position(|s| s.name.ends_with("semantic-cache-store"))
-    {
+    match steps.iter().position(|s| {
+        s.holds("llm-semantic-cache-store") || s.holds("azure-openai-semantic-cache-store")
+    }) {
         Some(i) => &steps[i + 1..],
         None => steps,
     }

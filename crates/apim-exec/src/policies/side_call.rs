@@ -4,7 +4,8 @@
 //! Azure: these policies name a backend entity (`embeddings-backend-id`, `backend-id`) whose URL and credentials
 //! the gateway uses (reference 03 §1 for credentials; the policies' pages for the backend's form). The backend's
 //! header, query and authorization credentials are applied; its managed identity (`credentials.managedIdentity`)
-//! or the policy's own (semantic caching's `embeddings-backend-auth="system-assigned"`) becomes a bearer token.
+//! or the policy's own (semantic caching's `embeddings-backend-auth="system-assigned"`, when the backend has no
+//! credentials of its own) becomes a bearer token. UNVERIFIED: the 60 s timeout of these calls.
 //! Deviation: only a single backend is called here; a pool is refused with an error naming it, and the backend's
 //! circuit breaker does not see these calls (its request count does).
 
@@ -71,11 +72,19 @@ pub(crate) async fn send(
             query.push((name.clone(), v.clone()));
         }
     }
+    let own_credentials =
+        !creds.header.is_empty() || !creds.query.is_empty() || creds.authorization.is_some();
     if let Some((scheme, parameter)) = &creds.authorization {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
         headers.push(("Authorization".into(), format!("{scheme} {parameter}")));
-    } else if let Some(resource) = creds.managed_identity_resource.as_deref().or(call.identity) {
+    } else if let Some(resource) = creds
+        .managed_identity_resource
+        .as_deref()
+        .or(call.identity.filter(|_| !own_credentials))
+    {
         let token = super::authentication::cached_token(rt, resource, None)
             .map_err(|e| format!("no managed-identity token for {resource}: {e}"))?;
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
         headers.push(("Authorization".into(), format!("Bearer {token}")));
     }
     let url = join_url(&base, call.path, &query);
