@@ -278,9 +278,12 @@ pub(crate) fn run<'a>(
             Op::EmitMetric(p) => metrics::run_custom(p, ex, rt, plan),
             Op::LogToEventhub(p) => log_to_eventhub::run(p, ex, rt, plan),
             Op::RateLimitByKey(p) => rate_limit::run_by_key(p, ex, rt, plan),
-            Op::SemanticCacheLookup(p) => semantic_cache::run_lookup(p, ex, rt, plan).await,
+            // Boxed: their futures are large, and every step's future is as large as the largest arm's.
+            Op::SemanticCacheLookup(p) => {
+                Box::pin(semantic_cache::run_lookup(p, ex, rt, plan)).await
+            }
             Op::SemanticCacheStore(p) => semantic_cache::run_store(p, ex, rt, plan),
-            Op::ContentSafety(p) => content_safety::run(p, step, ex, rt, plan).await,
+            Op::ContentSafety(p) => Box::pin(content_safety::run(p, step, ex, rt, plan)).await,
             Op::GetAuthorizationContext(p) => authorization_context::run(p, ex, rt, plan),
         }
     })
