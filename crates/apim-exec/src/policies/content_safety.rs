@@ -162,6 +162,39 @@ fn windows(text: &str, size: usize, overlap: usize) -> Vec<String> {
         .collect()
 }
 
+/// One Content Safety operation (`text:analyze`, `text:shieldPrompt`): its JSON answer, or an error.
+async fn ask(
+    backend: &str,
+    operation: &str,
+    body: serde_json::Value,
+    ex: &mut Exchange,
+    rt: &Runtime,
+) -> Result<serde_json::Value, PolicyError> {
+    let query = [("api-version".to_string(), API_VERSION.to_string())];
+    let answer = side_call::send(
+        SideCall {
+            policy: POLICY,
+            backend_id: backend,
+            path: &format!("/contentsafety/{operation}"),
+            query: &query,
+            body,
+            identity: None,
+        },
+        ex,
+        rt,
+    )
+    .await
+    .map_err(failure)?;
+    if (200..300).contains(&answer.status) {
+        Ok(answer.json.unwrap_or_default())
+    } else {
+        Err(failure(format!(
+            "Content Safety answered {} to {operation}",
+            answer.status
+        )))
+    }
+}
+
 /// Checks `text`: `Ok(None)` when it passes, `Ok(Some(why))` when it is to be blocked.
 async fn check(
     p: &ContentSafety,
@@ -248,7 +281,6 @@ async fn check(
     };
     let starts: Vec<usize> = window_starts(chars.len(), size, overlap).collect();
     let parts = starts.len();
-    let query = [("api-version".to_string(), API_VERSION.to_string())];
     for (i, start) in starts.into_iter().enumerate() {
         let part: String = chars[start..(start + size).min(chars.len())]
             .iter()
@@ -275,29 +307,7 @@ async fn check(
             if let Some(t) = &output_type {
                 body["outputType"] = serde_json::json!(t);
             }
-            let answer = side_call::send(
-                SideCall {
-                    policy: POLICY,
-                    backend_id: &backend,
-                    path: "/contentsafety/text:analyze",
-                    query: &query,
-                    body,
-                    identity: None,
-                },
-                ex,
-                rt,
-            )
-            .await
-            .map_err(failure)?;
-            let json = match answer {
-                a if (200..300).contains(&a.status) => a.json.unwrap_or_default(),
-                a => {
-                    return Err(failure(format!(
-                        "Content Safety answered {} to text:analyze",
-                        a.status
-                    )));
-                }
-            };
+            let json = ask(&backend, "text:analyze", body, ex, rt).await?;
             if let Some(m) = json
                 .get("blocklistsMatch")
                 .and_then(serde_json::Value::as_array)
@@ -337,29 +347,8 @@ async fn check(
             }
         }
         if shield {
-            let answer = side_call::send(
-                SideCall {
-                    policy: POLICY,
-                    backend_id: &backend,
-                    path: "/contentsafety/text:shieldPrompt",
-                    query: &query,
-                    body: serde_json::json!({ "userPrompt": part, "documents": [] }),
-                    identity: None,
-                },
-                ex,
-                rt,
-            )
-            .await
-            .map_err(failure)?;
-            let json = match answer {
-                a if (200..300).contains(&a.status) => a.json.unwrap_or_default(),
-                a => {
-                    return Err(failure(format!(
-                        "Content Safety answered {} to text:shieldPrompt",
-                        a.status
-                    )));
-                }
-            };
+            let body = serde_json::json!({ "userPrompt": part, "documents": [] });
+            let json = ask(&backend, "text:shieldPrompt", body, ex, rt).await?;
             let attack = json
                 .pointer("/userPromptAnalysis/attackDetected")
                 .and_then(serde_json::Value::as_bool)

@@ -251,19 +251,7 @@ pub(crate) async fn run(
     if let Some((_, creds)) = &entity {
         // Azure: backend credentials are applied when the backend is used (reference 03 §1; precedence over
         // policy-set headers UNVERIFIED: they override same-named headers).
-        for (name, values) in &creds.header {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-            headers.push((name.clone(), values.join(",")));
-        }
-        for (name, values) in &creds.query {
-            for v in values {
-                query.push((name.clone(), v.clone()));
-            }
-        }
-        if let Some((scheme, parameter)) = &creds.authorization {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
-            headers.push(("Authorization".into(), format!("{scheme} {parameter}")));
-        }
+        super::side_call::apply_credentials(creds, &mut headers, &mut query);
     }
     // An upload passed through keeps its Content-Length when the client sent one.
     if ex.request_stream.is_some()
@@ -276,12 +264,7 @@ pub(crate) async fn run(
         headers.push(("Content-Length".into(), len.clone()));
     }
     let url = join_url(&base, &ex.rest_path, &query);
-    if let Some(host) = url::Url::parse(&url).ok().and_then(|u| {
-        u.host_str().map(|h| match u.port() {
-            Some(p) => format!("{h}:{p}"),
-            None => h.to_string(),
-        })
-    }) {
+    if let Some(host) = super::side_call::authority(&url) {
         headers.push(("Host".into(), host));
     }
     // The client's address is appended to X-Forwarded-For (one header, comma-separated).

@@ -29,6 +29,38 @@ pub(crate) struct SideCall<'a> {
     pub identity: Option<&'a str>,
 }
 
+/// A backend's credentials on a request: its headers (replacing the request's of the same name), query
+/// parameters and `Authorization`. Azure: reference 03 §1.
+pub(crate) fn apply_credentials(
+    creds: &apim_backend::Credentials,
+    headers: &mut Vec<(String, String)>,
+    query: &mut Vec<(String, String)>,
+) {
+    for (name, values) in &creds.header {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        headers.push((name.clone(), values.join(",")));
+    }
+    for (name, values) in &creds.query {
+        for v in values {
+            query.push((name.clone(), v.clone()));
+        }
+    }
+    if let Some((scheme, parameter)) = &creds.authorization {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+        headers.push(("Authorization".into(), format!("{scheme} {parameter}")));
+    }
+}
+
+/// `host[:port]` of a URL (the `Host` header a request to it carries).
+pub(crate) fn authority(url: &str) -> Option<String> {
+    url::Url::parse(url).ok().and_then(|u| {
+        u.host_str().map(|h| match u.port() {
+            Some(p) => format!("{h}:{p}"),
+            None => h.to_string(),
+        })
+    })
+}
+
 /// A side call's successful answer: its status and JSON body.
 pub(crate) struct SideAnswer {
     pub status: u16,
@@ -63,24 +95,14 @@ pub(crate) async fn send(
     let creds = &single.credentials;
     let mut query: Vec<(String, String)> = call.query.to_vec();
     let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
-    for (name, values) in &creds.header {
-        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        headers.push((name.clone(), values.join(",")));
-    }
-    for (name, values) in &creds.query {
-        for v in values {
-            query.push((name.clone(), v.clone()));
-        }
-    }
     let own_credentials =
         !creds.header.is_empty() || !creds.query.is_empty() || creds.authorization.is_some();
-    if let Some((scheme, parameter)) = &creds.authorization {
-        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
-        headers.push(("Authorization".into(), format!("{scheme} {parameter}")));
-    } else if let Some(resource) = creds
-        .managed_identity_resource
-        .as_deref()
-        .or(call.identity.filter(|_| !own_credentials))
+    apply_credentials(creds, &mut headers, &mut query);
+    if creds.authorization.is_none()
+        && let Some(resource) = creds
+            .managed_identity_resource
+            .as_deref()
+            .or(call.identity.filter(|_| !own_credentials))
     {
         let token = super::authentication::cached_token(rt, resource, None)
             .map_err(|e| format!("no managed-identity token for {resource}: {e}"))?;
@@ -88,12 +110,7 @@ pub(crate) async fn send(
         headers.push(("Authorization".into(), format!("Bearer {token}")));
     }
     let url = join_url(&base, call.path, &query);
-    if let Some(host) = url::Url::parse(&url).ok().and_then(|u| {
-        u.host_str().map(|h| match u.port() {
-            Some(p) => format!("{h}:{p}"),
-            None => h.to_string(),
-        })
-    }) {
+    if let Some(host) = authority(&url) {
         headers.push(("Host".into(), host));
     }
     note!(
