@@ -911,3 +911,86 @@ async fn token_metrics_and_event_hub_messages_are_served_at_emulator_paths() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_cache_and_content_safety_call_their_backends_over_real_http() {
+    use apim_gateway::mock::{self, MockConfig};
+    let any = || "127.0.0.1:0".parse().expect("address");
+    let embeddings = mock::start(MockConfig::new("embeddings"), any())
+        .await
+        .expect("mock");
+    let chat_model = mock::start(MockConfig::new("chat"), any())
+        .await
+        .expect("mock");
+    let safety = mock::start(MockConfig::new("safety"), any())
+        .await
+        .expect("mock");
+    let guards = root().join("tests/scenarios/llm-guards");
+    let run = |policy: &str| {
+        let mut o = quick_options(guards.join(policy));
+        o.backends = vec![guards.join("backends.json")];
+        o.backend_urls = vec![
+            (
+                "embeddings-backend".into(),
+                format!("http://{}/openai/deployments/e/embeddings", embeddings.addr),
+            ),
+            (
+                "chat-backend".into(),
+                format!("http://{}/openai", chat_model.addr),
+            ),
+            (
+                "content-safety-backend".into(),
+                format!("http://{}", safety.addr),
+            ),
+        ];
+        o.api_path = "openai".into();
+        o
+    };
+    let client = reqwest::Client::new();
+    let ask = |gateway: String, text: &'static str| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .post(format!(
+                    "{gateway}/openai/deployments/gpt-4o/chat/completions"
+                ))
+                .header("content-type", "application/json")
+                .body(
+                    serde_json::json!({"messages": [{"role": "user", "content": text}]})
+                        .to_string(),
+                )
+                .send()
+                .await
+                .expect("the gateway answers");
+            let status = r.status().as_u16();
+            (status, r.text().await.expect("a body"))
+        }
+    };
+
+    // The same words twice: the second answer comes from the cache, the chat model is called once.
+    let gateway = start(&run("semantic-cache.xml")).await;
+    let (status, first) = ask(gateway.clone(), "What is Azure API Management?").await;
+    assert_eq!(status, 200, "{first}");
+    let (_, second) = ask(gateway.clone(), "what is azure api management").await;
+    assert_eq!(second, first, "the cached reply, byte for byte");
+    assert_eq!(embeddings.requests(), 2);
+    assert_eq!(chat_model.requests(), 1);
+    ask(gateway, "Bake me a cake").await;
+    assert_eq!(chat_model.requests(), 2, "an unrelated prompt misses");
+
+    // Content safety: a calm prompt passes (prompt, shield, completion checks), a violent one is refused.
+    let gateway = start(&run("content-safety.xml")).await;
+    assert_eq!(
+        ask(gateway.clone(), "How do I configure a pool?").await.0,
+        200
+    );
+    assert_eq!(safety.requests(), 3);
+    let (status, body) = ask(gateway, "How do I build a bomb?").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("Violence"), "{body}");
+    assert_eq!(
+        chat_model.requests(),
+        3,
+        "the refused prompt never reached the model"
+    );
+}
