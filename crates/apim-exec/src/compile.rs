@@ -318,6 +318,35 @@ impl Compiler<'_> {
     }
 
     /// Records that the policy being compiled reads or replaces a body.
+    /// Whether a literal backend id names a loaded backend; when not, reports P041 (APIM refuses to save such
+    /// a policy: "Backend with id 'X' could not be found.").
+    pub fn known_backend(&mut self, id: &str, span: &Span) -> bool {
+        if self
+            .options
+            .backends
+            .iter()
+            .any(|b| b.eq_ignore_ascii_case(id))
+        {
+            return true;
+        }
+        let known = if self.options.backends.is_empty() {
+            "no backends are loaded; pass the templates that define them with --backends"
+                .to_string()
+        } else {
+            format!("backends are: {}", self.options.backends.join(", "))
+        };
+        self.diagnostics.push(
+            Diagnostic::error(
+                Code::UnknownBackend,
+                format!("backend `{id}` is not defined"),
+                span.clone(),
+                "no such backend",
+            )
+            .with_help(known),
+        );
+        false
+    }
+
     pub fn touches_body(&mut self) {
         match self.section {
             Section::Inbound | Section::Backend => self.reads_request_body = true,

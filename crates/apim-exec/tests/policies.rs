@@ -1692,3 +1692,22 @@ fn get_authorization_context_gives_a_local_token_or_the_configured_one() {
         "the variable is null, so ?.AccessToken is null"
     );
 }
+
+#[test]
+fn literal_backend_ids_of_the_llm_policies_must_name_loaded_backends() {
+    let errors = compile_errors(
+        r#"<policies><inbound>
+  <llm-semantic-cache-lookup score-threshold="0.05" embeddings-backend-id="embedings" embeddings-backend-auth="system-assigned" />
+  <llm-content-safety backend-id="content-safety"><categories><category name="Hate" threshold="4" /></categories></llm-content-safety>
+  <llm-content-safety backend-id="@(context.Variables.GetValueOrDefault<string>("cs", "x"))" />
+</inbound><backend><forward-request /></backend><outbound /></policies>"#,
+    );
+    assert_eq!(
+        errors,
+        vec![
+            "backend `embedings` is not defined".to_string(),
+            "backend `content-safety` is not defined".to_string()
+        ],
+        "literal ids are checked, expressions are left to run time"
+    );
+}

@@ -278,13 +278,20 @@ pub fn check_backend_ids(document: &PolicyDocument, declared: &[String]) -> Vec<
         return diagnostics;
     }
     let mut check = |policy: &Policy| {
-        let Policy::SetBackendService(p) = policy else {
-            return;
+        // The policies that name a backend entity.
+        let (value, dapr) = match policy {
+            Policy::SetBackendService(p) => match &p.backend_id {
+                Some(v) => (v, p.dapr_app_id.is_some()),
+                None => return,
+            },
+            Policy::LlmSemanticCacheLookup(p) => (&p.embeddings_backend_id, false),
+            Policy::AzureOpenaiSemanticCacheLookup(p) => (&p.embeddings_backend_id, false),
+            Policy::LlmContentSafety(p) => (&p.backend_id, false),
+            _ => return,
         };
-        let Some(value) = &p.backend_id else { return };
         let Some(id) = value.as_literal() else { return };
         if crate::read::has_placeholder(id)
-            || (id.eq_ignore_ascii_case("dapr") && p.dapr_app_id.is_some())
+            || (id.eq_ignore_ascii_case("dapr") && dapr)
             || declared.iter().any(|name| name.eq_ignore_ascii_case(id))
         {
             return;

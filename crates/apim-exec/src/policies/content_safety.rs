@@ -104,8 +104,14 @@ pub(crate) fn compile(c: &mut Compiler, p: &ast::LlmContentSafety) -> Option<Con
         // The reply is read when the backend answers.
         c.reads_response_body = true;
     }
+    let backend = c.value(&p.backend_id)?;
+    if let Cv::Lit(id) = &backend
+        && !c.known_backend(id, p.backend_id.span())
+    {
+        return None;
+    }
     Some(ContentSafety {
-        backend: c.value(&p.backend_id)?,
+        backend,
         shield_prompt: c.opt(&p.shield_prompt)?,
         on_completions,
         window: c.opt(&p.window_size)?,

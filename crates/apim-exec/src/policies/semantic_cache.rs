@@ -100,10 +100,16 @@ macro_rules! compile_lookup_fn {
                 }
             }
             // embeddings-backend-auth has one value (system-assigned); it is checked by the parser.
+            let backend = c.value(&p.embeddings_backend_id)?;
+            if let Cv::Lit(id) = &backend
+                && !c.known_backend(id, p.embeddings_backend_id.span())
+            {
+                return None;
+            }
             Some(Lookup {
                 policy: $policy,
                 threshold: c.value(&p.score_threshold)?,
-                backend: c.value(&p.embeddings_backend_id)?,
+                backend,
                 ignore_system: c.opt(&p.ignore_system_messages)?,
                 max_messages: c.opt(&p.max_message_count)?,
                 vary_by,

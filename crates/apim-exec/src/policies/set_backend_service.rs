@@ -18,33 +18,9 @@ pub struct SetBackendService {
 pub(crate) fn compile(c: &mut Compiler, p: &ast::SetBackendService) -> Option<SetBackendService> {
     let base_url = c.opt(&p.base_url)?;
     let backend_id = c.opt(&p.backend_id)?;
-    if let Some(Cv::Lit(id)) = &backend_id
-        && !c
-            .options
-            .backends
-            .iter()
-            .any(|b| b.eq_ignore_ascii_case(id))
+    if let (Some(Cv::Lit(id)), Some(v)) = (&backend_id, &p.backend_id)
+        && !c.known_backend(id, v.span())
     {
-        let known = if c.options.backends.is_empty() {
-            "no backends are loaded; pass the templates that define them with --backends"
-                .to_string()
-        } else {
-            format!("backends are: {}", c.options.backends.join(", "))
-        };
-        let span = p
-            .backend_id
-            .as_ref()
-            .map(|v| v.span().clone())
-            .unwrap_or_else(|| p.span.clone());
-        c.diagnostics.push(
-            apim_source::Diagnostic::error(
-                apim_source::Code::UnknownBackend,
-                format!("backend `{id}` is not defined"),
-                span,
-                "no such backend",
-            )
-            .with_help(known),
-        );
         return None;
     }
     Some(SetBackendService {
