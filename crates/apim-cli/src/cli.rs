@@ -96,6 +96,11 @@ tpm=TOKENS answers 429 with the seconds left in the minute once the minute's tok
 deployments=A|B answers 404 DeploymentNotFound for others. Every answer names its backend in x-ms-region
 (region=NAME, default: the backend's name). GET /health answers 200.
 
+Embeddings are word-hash vectors (the same words give the same vector). Azure AI Content Safety's
+/contentsafety/text:analyze scores a few listed words per category (one occurrence: severity 4, two or more: 6)
+and text:shieldPrompt flags phrases such as \"ignore previous instructions\"; blocklist=NAME:TERM|TERM gives a
+blocklist whose terms in the text are blocklistsMatch entries.
+
 The --config file is YAML:
   backends:
     foundry-primary:
@@ -108,7 +113,10 @@ The --config file is YAML:
         - { at: 4, throttle: 10 }
         - { at: 2, status: 503 }
         - { at: 3, delay: PT2S }
-        - { at: 1, reset: true }";
+        - { at: 1, reset: true }
+    content-safety:
+      listen: 127.0.0.1:8083
+      blocklists: { competitors: [contoso, fabrikam] }";
 
 #[derive(Debug, clap::Args)]
 struct MockArgs {

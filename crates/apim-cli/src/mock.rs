@@ -21,7 +21,7 @@ pub struct Options {
 
 /// Keys a `--backend` spec accepts, for help and errors.
 pub const SPEC_KEYS: &str = "region=NAME, deployments=A|B, tpm=TOKENS, cycle=N, throttle=N, retry-after=SECONDS, \
-status=CODE@N, delay=DURATION@N, reset=N";
+status=CODE@N, delay=DURATION@N, reset=N, blocklist=NAME:TERM|TERM";
 
 /// An address: `8081` (127.0.0.1), `0.0.0.0:8081` or `[::1]:8081`.
 pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
@@ -71,6 +71,18 @@ pub fn parse_spec(text: &str) -> Result<(MockConfig, SocketAddr), String> {
             .ok_or_else(|| format!("`{part}` in `{text}`: expected KEY=VALUE ({SPEC_KEYS})"))?;
         match key {
             "region" => config.region = Some(value.to_string()),
+            "blocklist" => {
+                let (list, terms) = value
+                    .split_once(':')
+                    .filter(|(l, t)| !l.is_empty() && !t.is_empty())
+                    .ok_or_else(|| {
+                        format!("`blocklist={value}`: expected NAME:TERM|TERM (a Content Safety blocklist)")
+                    })?;
+                config.blocklists.push((
+                    list.to_string(),
+                    terms.split('|').map(str::to_string).collect(),
+                ));
+            }
             "deployments" => {
                 config.deployments = Some(value.split('|').map(str::to_string).collect())
             }
@@ -129,7 +141,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("`{text}`: a delay cannot be negative"))
 }
 
-/// A mock file: `backends: {NAME: {listen, region, deployments, tokens-per-minute, cycle, faults}}`.
+/// A mock file: `backends: {NAME: {listen, region, deployments, tokens-per-minute, cycle, faults, blocklists}}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -146,6 +158,9 @@ struct FileBackend {
     cycle: Option<u64>,
     #[serde(default)]
     faults: Vec<FileFault>,
+    /// Content Safety blocklists: `{NAME: [TERM, …]}`.
+    #[serde(default)]
+    blocklists: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +193,7 @@ pub fn read_file(path: &Path) -> Result<Vec<(MockConfig, SocketAddr)>, String> {
         config.region = b.region;
         config.deployments = b.deployments;
         config.tokens_per_minute = b.tokens_per_minute;
+        config.blocklists = b.blocklists.into_iter().collect();
         for (i, f) in b.faults.iter().enumerate() {
             let at = |what: String| at(format!("faults[{i}]: {what}"));
             if f.at == 0 {
@@ -323,6 +339,18 @@ mod tests {
         let (c, addr) = parse_spec("b=0.0.0.0:9000").expect("test value");
         assert_eq!(addr.port(), 9000);
         assert_eq!((c.cycle, c.faults.len()), (1, 0));
+        let (c, _) = parse_spec("cs=0,blocklist=rivals:contoso|fabrikam,blocklist=words:x")
+            .expect("test value");
+        assert_eq!(
+            c.blocklists,
+            vec![
+                (
+                    "rivals".to_string(),
+                    vec!["contoso".to_string(), "fabrikam".to_string()]
+                ),
+                ("words".to_string(), vec!["x".to_string()])
+            ]
+        );
     }
 
     #[test]
@@ -333,6 +361,7 @@ mod tests {
             ("a=localhost", "not an address"),
             ("a=1,colour=red", "unknown key `colour`"),
             ("a=1,throttle=0", "request position"),
+            ("a=1,blocklist=rivals", "expected NAME:TERM|TERM"),
             ("a=1,status=200@1", "4xx or 5xx"),
             ("a=1,status=503", "VALUE@N"),
             ("a=1,delay=soon@1", "ISO 8601"),

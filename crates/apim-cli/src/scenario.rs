@@ -134,7 +134,7 @@ pub struct Answer {
     /// An Azure-OpenAI-shaped body generated from the request (instead of `body`): chat completions,
     /// completions or embeddings by path, `usage` token counts, SSE when the request has `"stream": true`,
     /// 404 for a deployment not listed.
-    pub openai: Option<OpenAiAnswer>,
+    pub openai: Option<Box<OpenAiAnswer>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Default)]
@@ -144,6 +144,9 @@ pub struct OpenAiAnswer {
     pub content: Option<String>,
     /// The deployments the backend serves (default: any).
     pub deployments: Option<Vec<String>>,
+    /// Content Safety blocklists by name: terms found in the text are `blocklistsMatch`es.
+    #[serde(default)]
+    pub blocklists: BTreeMap<String, Vec<String>>,
 }
 
 fn ok() -> u16 {
@@ -333,6 +336,11 @@ impl Upstream for Scripted {
                     request.body.as_deref().unwrap_or_default().as_bytes(),
                     &reply,
                     openai.deployments.as_deref(),
+                    &openai
+                        .blocklists
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<Vec<_>>(),
                     &format!("chatcmpl-apimemu{n}"),
                     0,
                 );

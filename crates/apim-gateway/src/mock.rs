@@ -41,7 +41,12 @@ pub struct MockConfig {
     pub cycle: u64,
     /// Tokens per minute; over it, 429 with Retry-After until the minute ends.
     pub tokens_per_minute: Option<u64>,
+    /// Content Safety blocklists: name and terms (matched without case inside the text).
+    pub blocklists: Blocklists,
 }
+
+/// Content Safety blocklists of a mock: name and terms.
+pub type Blocklists = Vec<(String, Vec<String>)>;
 
 impl MockConfig {
     pub fn new(name: &str) -> MockConfig {
@@ -52,6 +57,7 @@ impl MockConfig {
             faults: Vec::new(),
             cycle: 1,
             tokens_per_minute: None,
+            blocklists: Vec::new(),
         }
     }
 }
@@ -210,6 +216,7 @@ async fn answer(
         body,
         &reply,
         config.deployments.as_deref(),
+        &config.blocklists,
         &format!("chatcmpl-apimemu{n}"),
         created,
     );
@@ -290,6 +297,7 @@ pub fn generate(
     body: &[u8],
     reply: &str,
     deployments: Option<&[String]>,
+    blocklists: &[(String, Vec<String>)],
     id: &str,
     created: u64,
 ) -> Generated {
@@ -300,7 +308,7 @@ pub fn generate(
         stream: false,
         tokens: 0,
     };
-    if let Some(answer) = content_safety(path, body) {
+    if let Some(answer) = content_safety(path, body, blocklists) {
         return answer;
     }
     let kind = if path.ends_with("/chat/completions") {
@@ -456,9 +464,14 @@ pub const ATTACK_PHRASES: &[&str] = &[
 ];
 
 /// Azure AI Content Safety's `text:analyze` and `text:shieldPrompt`, answered from [`HARM_WORDS`] and
-/// [`ATTACK_PHRASES`]: a category's severity is 0 without its words, 4 with one, 6 with more (both output
-/// types); `blocklistsMatch` is always empty. `None` for other paths.
-pub fn content_safety(path: &str, body: &[u8]) -> Option<Generated> {
+/// [`ATTACK_PHRASES`]: a category's severity is 0 without its words, 4 for one occurrence, 6 for two or more
+/// (both output types); `blocklistsMatch` lists the terms of the requested `blocklistNames` found in the text
+/// (without case; a name the mock does not have matches nothing). `None` for other paths.
+pub fn content_safety(
+    path: &str,
+    body: &[u8],
+    blocklists: &[(String, Vec<String>)],
+) -> Option<Generated> {
     let request: serde_json::Value =
         serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     let text = |field: &str| {
@@ -507,8 +520,26 @@ pub fn content_safety(path: &str, body: &[u8]) -> Option<Generated> {
                 serde_json::json!({ "category": name, "severity": severity })
             })
             .collect();
+        let requested: Vec<&str> = request
+            .get("blocklistNames")
+            .and_then(|n| n.as_array())
+            .map(|n| n.iter().filter_map(|n| n.as_str()).collect())
+            .unwrap_or_default();
+        let matches: Vec<serde_json::Value> = blocklists
+            .iter()
+            .filter(|(name, _)| requested.iter().any(|r| r.eq_ignore_ascii_case(name)))
+            .flat_map(|(name, terms)| {
+                terms
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, term)| !term.is_empty() && text.contains(&term.to_lowercase()))
+                    .map(move |(i, term)| {
+                        serde_json::json!({ "blocklistName": name, "blocklistItemId": format!("{}", i + 1), "blocklistItemText": term })
+                    })
+            })
+            .collect();
         return Some(answer(
-            serde_json::json!({ "blocklistsMatch": [], "categoriesAnalysis": analysis }),
+            serde_json::json!({ "blocklistsMatch": matches, "categoriesAnalysis": analysis }),
         ));
     }
     if path.ends_with("/contentsafety/text:shieldPrompt") {

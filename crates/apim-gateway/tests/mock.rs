@@ -310,4 +310,31 @@ async fn content_safety_scores_listed_words_and_shields_attacks() {
     assert_eq!(attack["userPromptAnalysis"]["attackDetected"], true);
     let calm = json(post(m.addr, shield, serde_json::json!({"userPrompt": "hello"})).await).await;
     assert_eq!(calm["userPromptAnalysis"]["attackDetected"], false);
+    // Blocklists: the terms of the requested lists found in the text, without case.
+    let mut config = MockConfig::new("cs2");
+    config.blocklists = vec![("rivals".into(), vec!["Contoso".into(), "fabrikam".into()])];
+    let m = mock::start(config, any_port()).await.expect("starts");
+    let hit = json(
+        post(
+            m.addr,
+            analyze,
+            serde_json::json!({"text": "contoso or FABRIKAM?", "blocklistNames": ["rivals", "unknown"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        hit["blocklistsMatch"],
+        serde_json::json!([
+            {"blocklistName": "rivals", "blocklistItemId": "1", "blocklistItemText": "Contoso"},
+            {"blocklistName": "rivals", "blocklistItemId": "2", "blocklistItemText": "fabrikam"}
+        ])
+    );
+    let unasked = json(post(m.addr, analyze, serde_json::json!({"text": "contoso"})).await).await;
+    assert_eq!(
+        unasked["blocklistsMatch"],
+        serde_json::json!([]),
+        "only the lists the request names"
+    );
+    assert_eq!(calm["userPromptAnalysis"]["attackDetected"], false);
 }
