@@ -810,29 +810,19 @@ impl Plan {
             } else {
                 &self.sections[i]
             };
+            // Whether a reply has just arrived (from the backend, or from the cache) for the completion checks
+            // of enforce-on-completions.
+            let mut replied = false;
             match run_steps(steps, &mut ex, rt, self).await {
                 Ok(Flow::Continue) if section == Section::Backend => {
                     crate::policies::token_limit::settle(&mut ex, rt);
                     let info = ex.info_json.clone();
                     crate::policies::metrics::emit(&mut ex, rt, &info, &activity);
-                    if !ex.pending_safety.is_empty()
-                        && let Err(e) =
-                            crate::policies::content_safety::settle(&mut ex, rt, self).await
-                    {
-                        failure = Some(e);
-                        break;
-                    }
+                    replied = true;
                 }
                 Ok(Flow::CacheHit) if section == Section::Inbound => {
                     cache_hit = true;
-                    // A cached reply is checked as the backend's would be (enforce-on-completions).
-                    if !ex.pending_safety.is_empty()
-                        && let Err(e) =
-                            crate::policies::content_safety::settle(&mut ex, rt, self).await
-                    {
-                        failure = Some(e);
-                        break;
-                    }
+                    replied = true;
                 }
                 Ok(Flow::Continue | Flow::CacheHit) => {}
                 Ok(Flow::Return) => {
@@ -843,6 +833,13 @@ impl Plan {
                     failure = Some(e);
                     break;
                 }
+            }
+            if replied
+                && !ex.pending_safety.is_empty()
+                && let Err(e) = crate::policies::content_safety::settle(&mut ex, rt, self).await
+            {
+                failure = Some(e);
+                break;
             }
             // Azure: if no forward-request ran, outbound follows inbound with an empty 200 (reference 02,
             // UNVERIFIED response).
